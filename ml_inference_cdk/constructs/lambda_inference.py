@@ -1,0 +1,520 @@
+"""LambdaInference: the inference container as a Lambda function behind a URL or an HTTP API."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, Optional
+
+import jsii
+from aws_cdk import Acknowledgment, Annotations, Duration, RemovalPolicy, Size, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as apigwv2_authorizers
+from aws_cdk import aws_apigatewayv2_integrations as apigwv2_integrations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .model_image import ModelImage
+from .network import SharedNetwork
+
+ALIAS_NAME = "live"
+
+
+class LambdaEndpoint(enum.Enum):
+    """How clients reach the function."""
+
+    #: A Lambda Function URL on the `live` alias (no extra service, up to 15 minutes per request).
+    FUNCTION_URL = "function_url"
+    #: An API Gateway HTTP API (throttling, access logs, custom domains; 30 s per request).
+    HTTP_API = "http_api"
+    #: No endpoint: invoke the function directly (SDK, Step Functions, another service).
+    NONE = "none"
+
+
+class LambdaInference(Construct):
+    """The inference container (`lambda` target of a ModelImage) as a Lambda function.
+
+    Secure by default: the endpoint takes only SigV4-signed requests (`AWS_IAM`), X-Ray
+    tracing is on, logs go to a log group with retention, and the role can do only what the
+    function uses. Clients call the `live` alias, which carries provisioned concurrency and,
+    when `deployment_config` is given, CodeDeploy's canary or linear traffic shifting with
+    rollback on this construct's alarms.
+
+    Minimal use::
+
+        image = ModelImage(stack, "Image")
+        LambdaInference(stack, "Sentiment", image=image)
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        image: ModelImage,
+        memory_mib: int = 3008,
+        timeout: Optional[Duration] = None,
+        architecture: Optional[lambda_.Architecture] = None,
+        ephemeral_storage_mib: int = 512,
+        reserved_concurrency: Optional[int] = None,
+        provisioned_concurrency: int = 0,
+        environment: Optional[Mapping[str, str]] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        endpoint: LambdaEndpoint = LambdaEndpoint.FUNCTION_URL,
+        auth_type: lambda_.FunctionUrlAuthType = lambda_.FunctionUrlAuthType.AWS_IAM,
+        throttle_rate_limit: int = 50,
+        throttle_burst_limit: int = 100,
+        network: Optional[SharedNetwork] = None,
+        vpc: Optional[ec2.IVpc] = None,
+        vpc_subnets: Optional[ec2.SubnetSelection] = None,
+        warmup_interval: Optional[Duration] = None,
+        alarm_topic: Optional[sns.ITopic] = None,
+        error_alarm_threshold: int = 5,
+        throttle_alarm_threshold: int = 1,
+        p99_duration_alarm_threshold: Optional[Duration] = None,
+        deployment_config: Optional[codedeploy.ILambdaDeploymentConfig] = None,
+    ) -> None:
+        """
+        :param image: the ModelImage to run (its `lambda` target).
+        :param memory_mib: memory, which also buys CPU (1,769 MiB = 1 vCPU). Default: 3008.
+        :param timeout: the longest one invocation may run. Default: 30 seconds (the HTTP
+            API's own limit).
+        :param architecture: the function's architecture; it must match the image.
+            Default: the image's platform (x86_64 unless the image is arm64).
+        :param ephemeral_storage_mib: /tmp size, 512-10240. Default: 512.
+        :param reserved_concurrency: concurrency reserved for (and capping) this function.
+            Default: none, the account's unreserved pool.
+        :param provisioned_concurrency: pre-initialised environments on the `live` alias
+            (no cold starts for that many concurrent requests; billed while idle). Default: 0.
+        :param environment: extra environment variables for the container (e.g. the
+            service's limits, LOG_LEVEL). Default: none.
+        :param log_retention: how long function and access logs are kept. Default: two weeks.
+        :param removal_policy: what `cdk destroy` does with the log groups and the alarm
+            topic's key. Default: RETAIN.
+        :param endpoint: FUNCTION_URL, HTTP_API or NONE. Default: FUNCTION_URL.
+        :param auth_type: AWS_IAM (callers sign with SigV4; see `grant_invoke`) or NONE
+            (public, which adds a warning). Default: AWS_IAM.
+        :param throttle_rate_limit: HTTP API steady-state requests per second. Default: 50.
+        :param throttle_burst_limit: HTTP API burst. Default: 100.
+        :param network: a SharedNetwork to place the function in (its private subnets).
+            Default: no VPC, so the function deploys on its own.
+        :param vpc: a VPC to place the function in, instead of `network`. Default: no VPC.
+        :param vpc_subnets: subnets within the VPC. Default: the private subnets.
+        :param warmup_interval: call /health on this schedule to keep one environment warm
+            (at least 1 minute). Default: no warm-up.
+        :param alarm_topic: where alarms notify. Default: a new KMS-encrypted topic.
+        :param error_alarm_threshold: invocation errors per minute that raise the alarm.
+            Default: 5.
+        :param throttle_alarm_threshold: throttles per minute that raise the alarm. Default: 1.
+        :param p99_duration_alarm_threshold: p99 duration over 5 minutes that raises the
+            alarm. Default: 80% of `timeout`.
+        :param deployment_config: CodeDeploy traffic shifting for the `live` alias (e.g.
+            `LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES`), rolled back on the alarms.
+            Default: none, new versions take all traffic at once.
+        """
+        super().__init__(scope, construct_id)
+        timeout = timeout or Duration.seconds(30)
+        architecture = architecture or image.lambda_architecture
+        _validate(
+            memory_mib=memory_mib,
+            timeout=timeout,
+            architecture=architecture,
+            image=image,
+            ephemeral_storage_mib=ephemeral_storage_mib,
+            reserved_concurrency=reserved_concurrency,
+            provisioned_concurrency=provisioned_concurrency,
+            endpoint=endpoint,
+            throttle_rate_limit=throttle_rate_limit,
+            throttle_burst_limit=throttle_burst_limit,
+            network=network,
+            vpc=vpc,
+            warmup_interval=warmup_interval,
+            thresholds=(error_alarm_threshold, throttle_alarm_threshold),
+            environment=environment or {},
+        )
+        if network is not None:
+            vpc = network.vpc
+            vpc_subnets = vpc_subnets or network.private_subnets
+
+        #: The image this function runs.
+        self.image = image
+        #: The function's log group.
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=log_retention, removal_policy=removal_policy
+        )
+        #: The execution role: ECR pull, its own log group, X-Ray, and ENIs when in a VPC.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Execution role of the inference function",
+        )
+        self.log_group.grant_write(self.role)
+        if vpc is not None:
+            self.role.add_managed_policy(
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+            )
+            Validations.of(self.role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+                    reason="Lambda needs the ENI actions of this AWS-maintained policy to run in a VPC; "
+                    "they take no resource-level scoping.",
+                )
+            )
+
+        env = {
+            "PLATFORM": "lambda",
+            "MODEL_DIR": "/opt/ml/model",
+            "POWERTOOLS_SERVICE_NAME": "ml-inference",
+            "POWERTOOLS_METRICS_NAMESPACE": "MLInference",
+            **(environment or {}),
+        }
+        #: The function.
+        self.function = lambda_.DockerImageFunction(
+            self,
+            "Function",
+            code=image.lambda_code(),
+            description=f"Sentiment inference ({image.model_version})",
+            memory_size=memory_mib,
+            timeout=timeout,
+            architecture=architecture,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib),
+            reserved_concurrent_executions=reserved_concurrency,
+            environment=env,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            role=self.role,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+        )
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no "
+                "resource-level permissions; the log permissions are scoped to this function's log group.",
+            )
+        )
+
+        #: The `live` alias every client and endpoint calls.
+        self.alias = lambda_.Alias(
+            self,
+            "Alias",
+            alias_name=ALIAS_NAME,
+            version=self.function.current_version,
+            provisioned_concurrent_executions=provisioned_concurrency or None,
+        )
+
+        self.auth_type = auth_type
+        #: The Function URL, when `endpoint` is FUNCTION_URL.
+        self.url: Optional[lambda_.FunctionUrl] = None
+        #: The HTTP API, when `endpoint` is HTTP_API.
+        self.http_api: Optional[apigwv2.HttpApi] = None
+        #: The HTTP API's access log group, when `endpoint` is HTTP_API.
+        self.access_log_group: Optional[logs.LogGroup] = None
+        if auth_type == lambda_.FunctionUrlAuthType.NONE and endpoint != LambdaEndpoint.NONE:
+            Annotations.of(self).add_warning_v2(
+                "ml-inference-cdk:PublicEndpoint",
+                "auth_type=NONE: anyone on the internet can call this endpoint and run up its bill",
+            )
+        if endpoint == LambdaEndpoint.FUNCTION_URL:
+            self.url = self.alias.add_function_url(auth_type=auth_type)
+        elif endpoint == LambdaEndpoint.HTTP_API:
+            self._add_http_api(auth_type, throttle_rate_limit, throttle_burst_limit, log_retention, removal_policy)
+
+        #: The warm-up schedule, when `warmup_interval` is set.
+        self.warmup_rule: Optional[events.Rule] = None
+        if warmup_interval is not None:
+            self.warmup_rule = events.Rule(
+                self,
+                "Warmup",
+                description="Keeps one inference environment warm by calling /health",
+                schedule=events.Schedule.rate(warmup_interval),
+                targets=[
+                    events_targets.LambdaFunction(
+                        self.alias,
+                        event=events.RuleTargetInput.from_object(warmup_event()),
+                        retry_attempts=0,
+                        max_event_age=Duration.minutes(1),
+                    )
+                ],
+            )
+
+        #: Where the alarms notify.
+        self.topic: sns.ITopic = alarm_topic or self._create_topic(removal_policy)
+        #: The alarms by name: errors, throttles, p99_duration.
+        self.alarms: dict[str, cloudwatch.Alarm] = self._create_alarms(
+            error_alarm_threshold,
+            throttle_alarm_threshold,
+            p99_duration_alarm_threshold or Duration.millis(int(timeout.to_milliseconds() * 0.8)),
+        )
+
+        #: The CodeDeploy deployment group, when `deployment_config` is set.
+        self.deployment_group: Optional[codedeploy.LambdaDeploymentGroup] = None
+        if deployment_config is not None:
+            self.deployment_group = codedeploy.LambdaDeploymentGroup(
+                self,
+                "Deployment",
+                alias=self.alias,
+                deployment_config=deployment_config,
+                alarms=list(self.alarms.values()),
+                auto_rollback=codedeploy.AutoRollbackConfig(
+                    failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
+                ),
+            )
+            Validations.of(self.deployment_group).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
+                    reason="CodeDeploy's own AWS-maintained policy for Lambda traffic shifting; it is "
+                    "already limited to the actions a Lambda deployment needs.",
+                )
+            )
+
+    @property
+    def endpoint_url(self) -> Optional[str]:
+        """The URL clients call (Function URL or HTTP API), or None without an endpoint."""
+        if self.url is not None:
+            return self.url.url
+        if self.http_api is not None:
+            return self.http_api.api_endpoint
+        return None
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` call the function: the alias, and its URL or HTTP API."""
+        grant = self.alias.grant_invoke(grantee)
+        if self.url is not None:
+            grant = grant.combine(self.alias.grant_invoke_url(grantee))
+        if self.http_api is not None:
+            grant = grant.combine(
+                iam.Grant.add_to_principal(
+                    grantee=grantee,
+                    actions=["execute-api:Invoke"],
+                    resource_arns=[self.http_api.arn_for_execute_api()],
+                )
+            )
+        return grant
+
+    def metric_invocations(self, **options: Any) -> cloudwatch.Metric:
+        """Invocations of the `live` alias (sum per period)."""
+        return self.alias.metric_invocations(**options)
+
+    def metric_errors(self, **options: Any) -> cloudwatch.Metric:
+        """Invocation errors of the `live` alias (sum per period)."""
+        return self.alias.metric_errors(**options)
+
+    def metric_throttles(self, **options: Any) -> cloudwatch.Metric:
+        """Throttled invocations of the `live` alias (sum per period)."""
+        return self.alias.metric_throttles(**options)
+
+    def metric_duration(self, **options: Any) -> cloudwatch.Metric:
+        """Invocation duration of the `live` alias (average unless `statistic` is given)."""
+        return self.alias.metric_duration(**options)
+
+    def _add_http_api(
+        self,
+        auth_type: lambda_.FunctionUrlAuthType,
+        rate_limit: int,
+        burst_limit: int,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
+        )
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            description="Sentiment inference",
+            default_integration=apigwv2_integrations.HttpLambdaIntegration("Function", self.alias),
+            default_authorizer=(
+                apigwv2_authorizers.HttpIamAuthorizer()
+                if auth_type == lambda_.FunctionUrlAuthType.AWS_IAM
+                else None
+            ),
+            create_default_stage=False,
+        )
+        self.http_api.add_stage(
+            "DefaultStage",
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit),
+            access_log_settings=_AccessLogSettings(apigwv2.LogGroupLogDestination(self.access_log_group)),
+        )
+        if auth_type == lambda_.FunctionUrlAuthType.NONE:
+            Validations.of(self.http_api).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-APIG4",
+                    reason="auth_type=NONE was chosen explicitly for a public API (see the warning).",
+                )
+            )
+
+    def _create_topic(self, removal_policy: RemovalPolicy) -> sns.Topic:
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="Encrypts the inference alarm topic",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        # CloudWatch alarms publish to encrypted topics only with a customer managed key they can use.
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        return sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+
+    def _create_alarms(
+        self, error_threshold: int, throttle_threshold: int, p99_threshold: Duration
+    ) -> dict[str, cloudwatch.Alarm]:
+        one_minute = Duration.minutes(1)
+        alarms = {
+            "errors": cloudwatch.Alarm(
+                self,
+                "ErrorsAlarm",
+                alarm_description="The inference function fails invocations",
+                metric=self.metric_errors(period=one_minute, statistic="Sum"),
+                threshold=error_threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "throttles": cloudwatch.Alarm(
+                self,
+                "ThrottlesAlarm",
+                alarm_description="Requests to the inference function are throttled",
+                metric=self.metric_throttles(period=one_minute, statistic="Sum"),
+                threshold=throttle_threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "p99_duration": cloudwatch.Alarm(
+                self,
+                "P99DurationAlarm",
+                alarm_description="The inference function's p99 duration is close to its timeout",
+                metric=self.metric_duration(period=Duration.minutes(5), statistic="p99"),
+                threshold=p99_threshold.to_milliseconds(),
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        }
+        action = cloudwatch_actions.SnsAction(self.topic)
+        for alarm in alarms.values():
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+        return alarms
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    """HTTP API access logs to a log group, one JSON line per request."""
+
+    def __init__(self, destination: apigwv2.IAccessLogDestination) -> None:
+        self._destination = destination
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        # Only fields HTTP APIs support; never request bodies or headers.
+        return apigw.AccessLogFormat.custom(
+            '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+            '"requestTime":"$context.requestTime","routeKey":"$context.routeKey",'
+            '"status":"$context.status","protocol":"$context.protocol",'
+            '"responseLength":"$context.responseLength","latencyMs":"$context.responseLatency",'
+            '"integrationLatencyMs":"$context.integrationLatency",'
+            '"integrationError":"$context.integrationErrorMessage"}'
+        )
+
+
+def warmup_event() -> dict[str, Any]:
+    """An HTTP API (payload 2.0) event for GET /health, as the warm-up schedule sends it."""
+    return {
+        "version": "2.0",
+        "routeKey": "GET /health",
+        "rawPath": "/health",
+        "rawQueryString": "",
+        "headers": {"host": "warmup.internal", "user-agent": "ml-inference-warmup"},
+        "requestContext": {
+            "http": {
+                "method": "GET",
+                "path": "/health",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "ml-inference-warmup",
+            },
+            "requestId": "warmup",
+            "routeKey": "GET /health",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+
+
+def _validate(
+    *,
+    memory_mib: int,
+    timeout: Duration,
+    architecture: lambda_.Architecture,
+    image: ModelImage,
+    ephemeral_storage_mib: int,
+    reserved_concurrency: Optional[int],
+    provisioned_concurrency: int,
+    endpoint: LambdaEndpoint,
+    throttle_rate_limit: int,
+    throttle_burst_limit: int,
+    network: Optional[SharedNetwork],
+    vpc: Optional[ec2.IVpc],
+    warmup_interval: Optional[Duration],
+    thresholds: tuple[int, int],
+    environment: Mapping[str, str],
+) -> None:
+    if not 128 <= memory_mib <= 10240:
+        raise ValueError(f"memory_mib must be between 128 and 10240, got {memory_mib}")
+    if not 1 <= timeout.to_seconds() <= 900:
+        raise ValueError("timeout must be between 1 second and 15 minutes")
+    if endpoint == LambdaEndpoint.HTTP_API and timeout.to_seconds() > 30:
+        raise ValueError("an HTTP API waits at most 30 seconds: use a timeout of 30 seconds or less, or FUNCTION_URL")
+    if architecture.name != image.lambda_architecture.name:
+        raise ValueError(
+            f"architecture {architecture.name} does not match the image platform "
+            f"{image.platform.platform}: build the ModelImage for the same platform"
+        )
+    if not 512 <= ephemeral_storage_mib <= 10240:
+        raise ValueError(f"ephemeral_storage_mib must be between 512 and 10240, got {ephemeral_storage_mib}")
+    if reserved_concurrency is not None and reserved_concurrency < 1:
+        raise ValueError("reserved_concurrency must be at least 1 (0 would stop the function); omit it for none")
+    if provisioned_concurrency < 0:
+        raise ValueError(f"provisioned_concurrency must not be negative, got {provisioned_concurrency}")
+    if reserved_concurrency is not None and provisioned_concurrency > reserved_concurrency:
+        raise ValueError(
+            f"provisioned_concurrency ({provisioned_concurrency}) cannot exceed reserved_concurrency "
+            f"({reserved_concurrency})"
+        )
+    if throttle_rate_limit < 1 or throttle_burst_limit < 1:
+        raise ValueError("throttle_rate_limit and throttle_burst_limit must be at least 1")
+    if network is not None and vpc is not None:
+        raise ValueError("give either network or vpc, not both")
+    if warmup_interval is not None and warmup_interval.to_seconds() < 60:
+        raise ValueError("warmup_interval must be at least 1 minute")
+    if min(thresholds) < 1:
+        raise ValueError("alarm thresholds must be at least 1")
+    for key in environment:
+        if key.startswith("AWS_") or key.startswith("_"):
+            raise ValueError(f"environment variable {key} is reserved by Lambda: choose another name")
+
+
+__all__ = ["LambdaInference", "LambdaEndpoint", "ALIAS_NAME", "warmup_event"]

@@ -1,0 +1,51 @@
+"""The app's stacks: they only compose constructs, one module per target."""
+
+from __future__ import annotations
+
+from aws_cdk import App, Environment, Stack, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from ..config import StageConfig
+from .lambda_stack import LambdaStack
+from .network_stack import NetworkStack
+
+STACK_PREFIX = "MlInference"
+
+
+def build_app(app: App, config: StageConfig) -> dict[str, Stack]:
+    """Add every stack of `config`'s stage to `app`, tagged, with cdk-nag AwsSolutions on.
+
+    Stack ids are the same in every stage (`cdk deploy MlInference-Lambda`); the
+    CloudFormation stack names carry the stage, so stages can share an account.
+    """
+    env = Environment(account=config.account, region=config.region) if config.account else None
+    common = {"env": env, "termination_protection": config.name == "prod"}
+
+    def name(target: str) -> dict[str, str]:
+        return {"stack_name": f"{STACK_PREFIX}-{target}-{config.name}"}
+
+    network = NetworkStack(
+        app,
+        f"{STACK_PREFIX}-Network",
+        config=config,
+        description=f"ML inference: shared VPC ({config.name})",
+        **name("Network"),
+        **common,
+    )
+    lambda_stack = LambdaStack(
+        app,
+        f"{STACK_PREFIX}-Lambda",
+        config=config,
+        description=f"ML inference: Lambda target ({config.name})",
+        **name("Lambda"),
+        **common,
+    )
+    stacks: dict[str, Stack] = {"Network": network, "Lambda": lambda_stack}
+    for stack in stacks.values():
+        for key, value in config.tags.items():
+            Tags.of(stack).add(key, value)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stacks
+
+
+__all__ = ["build_app", "LambdaStack", "NetworkStack", "STACK_PREFIX"]

@@ -1,0 +1,158 @@
+"""The app's stacks in every stage: snapshots, stage settings, tags, outputs, stable IDs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.conftest import STACK_IDS, STAGES, mask_hashes
+
+
+@pytest.fixture
+def json_snapshot(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stack_id", STACK_IDS)
+def test_snapshot(synthesized, json_snapshot, stage, stack_id):
+    assert mask_hashes(synthesized(stage).templates[stack_id]) == json_snapshot
+
+
+def test_synth_is_deterministic(synthesized, tmp_path):
+    import aws_cdk as cdk
+
+    from ml_inference_cdk.config import get_stage_config
+    from ml_inference_cdk.stacks import build_app
+    from tests.conftest import cdk_json_context
+
+    stage = "dev"
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    stacks = build_app(app, get_stage_config(stage))
+    assembly = app.synth()
+    for stack in stacks.values():
+        again = assembly.get_stack_artifact(stack.artifact_id).template
+        assert json.dumps(again, sort_keys=True) == json.dumps(
+            synthesized(stage).templates[stack.node.id], sort_keys=True
+        )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stack_is_tagged(synthesized, stage):
+    template = synthesized(stage).template("MlInference-Lambda")
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Tags": Match.array_with(
+                [
+                    {"Key": "owner", "Value": "ml-platform"},
+                    {"Key": "project", "Value": "ml-inference"},
+                    {"Key": "stage", "Value": stage},
+                ]
+            )
+        },
+    )
+    template = synthesized(stage).template("MlInference-Network")
+    template.has_resource_properties(
+        "AWS::EC2::VPC", {"Tags": Match.array_with([{"Key": "stage", "Value": stage}])}
+    )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_lambda_stack_outputs(synthesized, stage):
+    outputs = synthesized(stage).templates["MlInference-Lambda"]["Outputs"]
+    assert {"Url", "FunctionName", "AliasArn"} <= set(outputs)
+    template = synthesized(stage).template("MlInference-Lambda")
+    template.has_output("Url", {"Value": {"Fn::GetAtt": [Match.string_like_regexp("FunctionUrl"), "FunctionUrl"]}})
+
+
+def test_lambda_stack_needs_no_vpc(synthesized):
+    template = synthesized("dev").template("MlInference-Lambda")
+    template.has_resource_properties("AWS::Lambda::Function", {"VpcConfig": Match.absent()})
+    template.resource_count_is("AWS::EC2::VPC", 0)
+
+
+@pytest.mark.parametrize(
+    ("stage", "memory", "reserved", "provisioned", "canary", "warmup", "nat"),
+    [
+        ("dev", 3008, None, None, False, False, 1),
+        ("staging", 3008, 50, None, True, True, 1),
+        ("prod", 3008, 200, 2, True, False, 2),
+    ],
+)
+def test_stage_settings(synthesized, stage, memory, reserved, provisioned, canary, warmup, nat):
+    lambda_template = synthesized(stage).template("MlInference-Lambda")
+    lambda_template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "MemorySize": memory,
+            "ReservedConcurrentExecutions": reserved if reserved is not None else Match.absent(),
+        },
+    )
+    lambda_template.has_resource_properties(
+        "AWS::Lambda::Alias",
+        {
+            "ProvisionedConcurrencyConfig": (
+                {"ProvisionedConcurrentExecutions": provisioned} if provisioned else Match.absent()
+            )
+        },
+    )
+    lambda_template.resource_count_is("AWS::CodeDeploy::DeploymentGroup", 1 if canary else 0)
+    lambda_template.resource_count_is("AWS::Events::Rule", 1 if warmup else 0)
+    synthesized(stage).template("MlInference-Network").resource_count_is("AWS::EC2::NatGateway", nat)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stack_names_carry_the_stage(synthesized, stage):
+    manifest = json.loads((synthesized(stage).outdir / "manifest.json").read_text())
+    names = {
+        artifact_id: artifact["properties"].get("stackName")
+        for artifact_id, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+    assert names == {
+        "MlInference-Network": f"MlInference-Network-{stage}",
+        "MlInference-Lambda": f"MlInference-Lambda-{stage}",
+    }
+    protected = {
+        artifact["properties"].get("terminationProtection", False)
+        for artifact in manifest["artifacts"].values()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+    assert protected == {stage == "prod"}
+
+
+# Stateful resources keep their logical IDs across releases: users `cdk diff` before upgrading,
+# and a new ID would replace (and, for retained resources, orphan) them.
+STATEFUL_IDS = {
+    "MlInference-Network": {
+        "NetworkVpc7FB7348F": "AWS::EC2::VPC",
+        "NetworkFlowLogs2BEC3212": "AWS::Logs::LogGroup",
+    },
+    "MlInference-Lambda": {
+        "SentimentLogGroupD3183B6C": "AWS::Logs::LogGroup",
+        "SentimentAlarmTopicKeyF231DF6A": "AWS::KMS::Key",
+        "SentimentAlarmTopicDCCD1C11": "AWS::SNS::Topic",
+        "SentimentAliasE3C9E7E8": "AWS::Lambda::Alias",
+    },
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stack_id", STACK_IDS)
+def test_stateful_logical_ids_are_pinned(synthesized, stage, stack_id):
+    resources = synthesized(stage).templates[stack_id]["Resources"]
+    for logical_id, resource_type in STATEFUL_IDS[stack_id].items():
+        assert logical_id in resources, f"{logical_id} ({resource_type}) was renamed: that replaces it"
+        assert resources[logical_id]["Type"] == resource_type
+
+
+@pytest.mark.parametrize(("stage", "days", "deletion"), [("dev", 7, "Delete"), ("staging", 30, "Retain"), ("prod", 90, "Retain")])
+def test_retention_follows_the_stage(synthesized, stage, days, deletion):
+    for stack_id, log_group_id in (("MlInference-Lambda", "SentimentLogGroupD3183B6C"), ("MlInference-Network", "NetworkFlowLogs2BEC3212")):
+        log_group = synthesized(stage).templates[stack_id]["Resources"][log_group_id]
+        assert log_group["DeletionPolicy"] == deletion
+        assert log_group["Properties"]["RetentionInDays"] == days

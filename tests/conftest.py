@@ -1,0 +1,72 @@
+"""Shared fixtures for the CDK tests: each stage's app is synthesized once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+REPO = Path(__file__).resolve().parent.parent
+STAGES = ("dev", "staging", "prod")
+STACK_IDS = ("MlInference-Network", "MlInference-Lambda")
+
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+_VERSION_ID = re.compile(r"(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}")
+
+
+def mask_hashes(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with asset hashes masked: they change with every file in inference/."""
+    text = json.dumps(template, sort_keys=True)
+    text = _ASSET_HASH.sub("<asset-hash>", text)
+    text = _VERSION_ID.sub(r"\1<code-hash>", text)
+    return json.loads(text)
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags from cdk.json, so tests synthesize what `cdk synth` does."""
+    return json.loads((REPO / "cdk.json").read_text())["context"]
+
+
+@dataclass(frozen=True)
+class SynthesizedStage:
+    name: str
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+
+    def template(self, stack_id: str):
+        from aws_cdk.assertions import Template
+
+        return Template.from_json(self.templates[stack_id])
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory):
+    """stage name -> SynthesizedStage: the whole app of that stage, synthesized with cdk-nag on."""
+    import aws_cdk as cdk
+
+    from ml_inference_cdk.config import get_stage_config
+    from ml_inference_cdk.stacks import build_app
+
+    cache: dict[str, SynthesizedStage] = {}
+
+    def get(stage: str) -> SynthesizedStage:
+        if stage not in cache:
+            outdir = tmp_path_factory.mktemp(f"cdk-{stage}")
+            app = cdk.App(outdir=str(outdir), context=cdk_json_context())
+            stacks = build_app(app, get_stage_config(stage))
+            assembly = app.synth()
+            templates = {
+                stack_id: assembly.get_stack_artifact(stack.artifact_id).template
+                for stack_id, stack in ((s.node.id, s) for s in stacks.values())
+            }
+            cache[stage] = SynthesizedStage(stage, outdir, templates)
+        return cache[stage]
+
+    return get
