@@ -1,0 +1,65 @@
+"""Stage configs, and app.py's handling of -c stage=..."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ml_inference_cdk.config import STAGES, StageConfig, get_stage_config
+from tests.conftest import REPO
+
+
+def test_three_stages_default_dev():
+    assert set(STAGES) == {"dev", "staging", "prod"}
+    assert get_stage_config(None).name == "dev"
+
+
+def test_stages_are_frozen():
+    config = get_stage_config("prod")
+    with pytest.raises(Exception):
+        config.nat_gateways = 0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        config.tags["owner"] = "me"  # type: ignore[index]
+
+
+def test_prod_is_highly_available_and_retained():
+    prod = get_stage_config("prod")
+    assert prod.nat_gateways == prod.max_azs
+    assert prod.removal_policy.name == "RETAIN"
+    assert prod.lambda_provisioned_concurrency > 0
+
+
+def test_tags():
+    assert dict(get_stage_config("staging").tags) == {"project": "ml-inference", "stage": "staging", "owner": "ml-platform"}
+
+
+def test_with_environment_pins_account_and_region():
+    pinned = get_stage_config("dev").with_environment(account="123456789012", region="eu-west-1")
+    assert (pinned.account, pinned.region) == ("123456789012", "eu-west-1")
+    assert get_stage_config("dev").with_environment(account=None, region=None).account is None
+
+
+def test_fails_when_stage_is_unknown():
+    with pytest.raises(ValueError, match="unknown stage 'qa': use -c stage=NAME with one of dev, staging, prod"):
+        get_stage_config("qa")
+
+
+def test_fails_when_only_account_is_given():
+    with pytest.raises(ValueError, match="set both account and region"):
+        StageConfig(name="x", account="123456789012")
+
+
+def _run_app(context: dict) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    return subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_app_stops_with_a_clear_message_for_an_unknown_stage():
+    result = _run_app({"stage": "qa"})
+    assert result.returncode == 1
+    assert "error: unknown stage 'qa': use -c stage=NAME with one of dev, staging, prod" in result.stderr
+    assert "Traceback" not in result.stderr

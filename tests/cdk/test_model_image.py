@@ -1,0 +1,169 @@
+"""ModelImage: what the CLI will build, when, and the props it refuses."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+
+from ml_inference_cdk import ModelImage
+from ml_inference_cdk.constructs.model_image import (
+    DEFAULT_MODEL_ID,
+    DEFAULT_MODEL_REVISION,
+    packaged_inference_dir,
+)
+from tests.cdk.support import docker_images, new_stack, template_of
+from tests.conftest import REPO
+
+
+def images_for(target="lambda", **props):
+    app, stack = new_stack()
+    image = ModelImage(stack, "Image", **props)
+    # A real consumer, so the stack has a resource (an empty template fails validation).
+    image.grant_pull(iam.Role(stack, "Puller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")), target)
+    return image, docker_images(app, stack)
+
+
+def test_packaged_context_is_the_repo_inference_folder():
+    assert packaged_inference_dir() == REPO / "inference"
+
+
+def test_default_builds_the_pinned_sst2_model_for_amd64():
+    image, [source] = images_for()
+    assert source["dockerBuildTarget"] == "lambda"
+    assert source["platform"] == "linux/amd64"
+    assert source["dockerBuildArgs"] == {
+        "MODEL_SOURCE": "hub",
+        "MODEL_ID": DEFAULT_MODEL_ID,
+        "MODEL_REVISION": DEFAULT_MODEL_REVISION,
+    }
+    assert "dockerBuildContexts" not in source
+    assert image.model_version == f"{DEFAULT_MODEL_ID}@{DEFAULT_MODEL_REVISION[:12]}"
+
+
+def test_other_hub_model_defaults_to_main():
+    image, [source] = images_for(model_id="org/my-model")
+    assert source["dockerBuildArgs"]["MODEL_ID"] == "org/my-model"
+    assert source["dockerBuildArgs"]["MODEL_REVISION"] == "main"
+
+
+def test_arm64_platform():
+    image, [source] = images_for(platform=ecr_assets.Platform.LINUX_ARM64)
+    assert source["platform"] == "linux/arm64"
+    assert image.lambda_architecture.name == "arm64"
+    assert image.cpu_architecture.__class__.__name__ == "CpuArchitecture"
+
+
+def _model_dir(tmp_path, weights=b"weights"):
+    model = tmp_path / "model"
+    model.mkdir(exist_ok=True)
+    (model / "config.json").write_text('{"id2label": {"0": "NEGATIVE", "1": "POSITIVE"}}')
+    (model / "model.safetensors").write_bytes(weights)
+    return model
+
+
+def test_local_model_directory_is_a_named_build_context(tmp_path):
+    model = _model_dir(tmp_path)
+    image, [source] = images_for(model_directory=str(model))
+    assert source["dockerBuildArgs"] == {"MODEL_SOURCE": "local"}
+    assert source["dockerBuildContexts"] == {"model-local": str(model.resolve())}
+    assert image.model_version == "local:model"
+
+
+def test_a_retrained_local_model_gives_a_new_image(tmp_path):
+    model = _model_dir(tmp_path, b"one")
+    _, [first] = images_for(model_directory=str(model))
+    _, [same] = images_for(model_directory=str(model))
+    _model_dir(tmp_path, b"two")
+    _, [second] = images_for(model_directory=str(model))
+    assert first["tag"] == same["tag"]
+    assert first["tag"] != second["tag"]
+
+
+def test_unrelated_files_do_not_change_the_asset_hash(tmp_path):
+    context = tmp_path / "inference"
+    shutil.copytree(REPO / "inference", context, ignore=shutil.ignore_patterns("__pycache__"))
+    _, [before] = images_for(directory=str(context))
+    for junk in ("app/__pycache__/x.cpython-311.pyc", "NOTES.md", ".pytest_cache/v", "tests/test_x.py"):
+        path = context / junk
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("junk")
+    _, [after_junk] = images_for(directory=str(context))
+    (context / "app" / "extra.py").write_text("# a real change\n")
+    _, [after_change] = images_for(directory=str(context))
+    assert before["tag"] == after_junk["tag"]
+    assert before["tag"] != after_change["tag"]
+
+
+def test_assets_are_created_on_demand_and_reused():
+    app, stack = new_stack()
+    image = ModelImage(stack, "Image")
+    assert image.node.try_find_child("ServerAsset") is None
+    assert image.asset("server") is image.asset("server")
+    image.grant_pull(iam.Role(stack, "Puller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")), "lambda")
+    image.ecs_image()
+    targets = sorted(source["dockerBuildTarget"] for source in docker_images(app, stack))
+    assert targets == ["lambda", "server"]
+
+
+def test_grant_pull_scopes_to_the_image_repository():
+    app, stack = new_stack()
+    image = ModelImage(stack, "Image")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    image.grant_pull(role)
+    assert image.image_uri("server")
+    policies = template_of(stack).find_resources("AWS::IAM::Policy")
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    pull = next(s for s in statements if "ecr:BatchGetImage" in s["Action"])
+    assert pull["Resource"] != "*"
+
+
+def test_every_target_the_construct_knows_is_in_the_dockerfile():
+    dockerfile = (packaged_inference_dir() / "Dockerfile").read_text()
+    for target in ("server", "lambda"):
+        assert f" AS {target}\n" in dockerfile
+    for arg in ("MODEL_SOURCE", "MODEL_ID", "MODEL_REVISION"):
+        assert f"ARG {arg}" in dockerfile
+    assert "FROM scratch AS model-local" in dockerfile
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"model_id": "not a model id"}, "is not a Hugging Face model id"),
+        ({"model_revision": " "}, "model_revision must not be empty"),
+        ({"platform": ecr_assets.Platform.custom("linux/386")}, "is not supported"),
+        ({"build_args": {"MODEL_ID": "x"}}, "is set by ModelImage"),
+    ],
+    ids=["bad-model-id", "empty-revision", "unsupported-platform", "build-arg-override"],
+)
+def test_fails_when_props_are_invalid(props, message):
+    app, stack = new_stack()
+    with pytest.raises(ValueError, match=message):
+        ModelImage(stack, "Image", **props)
+
+
+def test_fails_when_directory_has_no_dockerfile(tmp_path):
+    app, stack = new_stack()
+    with pytest.raises(ValueError, match="has no Dockerfile"):
+        ModelImage(stack, "Image", directory=str(tmp_path))
+
+
+def test_fails_when_model_directory_is_not_a_saved_model(tmp_path):
+    app, stack = new_stack()
+    with pytest.raises(ValueError, match="has no config.json"):
+        ModelImage(stack, "Image", model_directory=str(tmp_path))
+
+
+def test_fails_when_model_directory_and_model_id_are_both_given(tmp_path):
+    app, stack = new_stack()
+    with pytest.raises(ValueError, match="either model_directory or model_id"):
+        ModelImage(stack, "Image", model_directory=str(_model_dir(tmp_path)), model_id="org/x")
+
+
+def test_fails_when_target_is_unknown():
+    app, stack = new_stack()
+    with pytest.raises(ValueError, match="unknown Docker target"):
+        ModelImage(stack, "Image").asset("gpu")
