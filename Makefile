@@ -1,0 +1,73 @@
+# The verbs a user needs. `make synth` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+STAGE ?= dev
+STACK ?= MlInference-Lambda
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+CHECKOV_VENV := .venv-checkov
+CDK := npx --no-install cdk
+# PyTorch's CPU wheels: never the multi-GB CUDA build for a CPU-only service and its tests.
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_VERSION := $(shell sed -n 's/^torch==//p' inference/requirements.txt)
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export BC_SKIP_MAPPING := TRUE
+
+.PHONY: help setup synth test diff deploy destroy serve lint-templates checkov clean
+
+help:
+	@echo "make synth [STAGE=dev|staging|prod]   set up, then synthesize every stack of STAGE into cdk.out"
+	@echo "make test                             set up, then run the whole test suite"
+	@echo "make diff [STAGE=...]                 cdk diff against the deployed stacks (needs AWS credentials)"
+	@echo "make deploy STACK=MlInference-Lambda  deploy one stack (needs AWS credentials, a bootstrapped account, Docker)"
+	@echo "make serve [MODEL_DIR=...]            run the inference service locally on port 8080"
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt inference/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+	$(PIP) install --quiet --retries 0 --extra-index-url $(TORCH_INDEX) "torch==$(TORCH_VERSION)"
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# checkov pins versions that clash with the CDK's: it gets a venv of its own.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+synth: setup
+	$(CDK) synth --quiet -c stage=$(STAGE)
+	@echo "synthesized stage $(STAGE) into cdk.out"
+
+test: setup $(CHECKOV_VENV)/.installed
+	$(PY) -m pytest
+
+diff: setup
+	$(CDK) diff -c stage=$(STAGE)
+
+deploy: setup
+	$(CDK) deploy $(STACK) -c stage=$(STAGE)
+
+destroy: setup
+	$(CDK) destroy $(STACK) -c stage=$(STAGE)
+
+serve: $(VENV)/.installed
+	$(PY) -m inference.app.local
+
+lint-templates: synth
+	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+
+checkov: synth $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d cdk.out
+
+clean:
+	rm -rf cdk.out .pytest_cache build dist *.egg-info
