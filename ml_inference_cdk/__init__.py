@@ -1,6 +1,6 @@
 """CDK constructs that serve a Hugging Face sequence classifier on AWS from one container."""
 
-from .constructs import LambdaEndpoint, LambdaInference, ModelImage, SharedNetwork
+from .constructs import FargateInference, LambdaEndpoint, LambdaInference, ModelImage, SharedNetwork
 
-__all__ = ["LambdaEndpoint", "LambdaInference", "ModelImage", "SharedNetwork"]
+__all__ = ["FargateInference", "LambdaEndpoint", "LambdaInference", "ModelImage", "SharedNetwork"]
 __version__ = "0.1.0"

@@ -25,13 +25,14 @@ def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
 class StageConfig:
     """Everything that differs between environments.
 
-    Leave `account` and `region` unset for an environment-agnostic stage (synth needs no
-    credentials and no lookups); set both to pin a stage to one account and region.
+    Stages name their region (the ALB's access-log delivery and other regional details need
+    it) and leave the account to the credentials that deploy them, so synth needs no
+    credentials and no lookups. Set `account` too to pin a stage to one account.
     """
 
     name: str
     account: Optional[str] = None
-    region: Optional[str] = None
+    region: str = "us-east-1"
     owner: str = "ml-platform"
     extra_tags: Mapping[str, str] = dataclasses.field(default_factory=lambda: _frozen({}))
 
@@ -48,6 +49,14 @@ class StageConfig:
     lambda_warmup_minutes: Optional[int] = None
     lambda_canary_deployment: bool = False
 
+    # Fargate target
+    fargate_cpu: int = 2048
+    fargate_memory_mib: int = 4096
+    fargate_min_tasks: int = 1
+    fargate_max_tasks: int = 2
+    fargate_spot_weight: int = 0
+    fargate_on_demand_base: int = 0
+
     # Logs and data: what survives a `cdk destroy`
     log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS
     removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
@@ -56,13 +65,12 @@ class StageConfig:
     alarm_error_count: int = 5
     alarm_throttle_count: int = 1
     alarm_p99_duration_ms: int = 5000
+    alarm_http_5xx_count: int = 5
+    alarm_p99_latency_ms: int = 1000
 
     def __post_init__(self) -> None:
-        if (self.account is None) != (self.region is None):
-            raise ValueError(
-                f"stage {self.name!r}: set both account and region, or neither for an "
-                "environment-agnostic stage"
-            )
+        if not self.region:
+            raise ValueError(f"stage {self.name!r}: region must not be empty")
         object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
 
     @property
@@ -71,10 +79,8 @@ class StageConfig:
         return _frozen({"project": PROJECT, "stage": self.name, "owner": self.owner, **self.extra_tags})
 
     def with_environment(self, *, account: Optional[str], region: Optional[str]) -> "StageConfig":
-        """This stage pinned to an account and region (both None keeps it as it is)."""
-        if account is None and region is None:
-            return self
-        return dataclasses.replace(self, account=account, region=region)
+        """This stage with its account and/or region replaced (None keeps what it has)."""
+        return dataclasses.replace(self, account=account or self.account, region=region or self.region)
 
 
 STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
@@ -83,6 +89,10 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             name="dev",
             nat_gateways=1,
             lambda_memory_mib=3008,
+            fargate_min_tasks=1,
+            fargate_max_tasks=2,
+            # dev tolerates Spot interruptions for about 70% off.
+            fargate_spot_weight=1,
             log_retention=logs.RetentionDays.ONE_WEEK,
             flow_log_retention=logs.RetentionDays.ONE_WEEK,
             removal_policy=RemovalPolicy.DESTROY,
@@ -94,6 +104,8 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             lambda_reserved_concurrency=50,
             lambda_warmup_minutes=5,
             lambda_canary_deployment=True,
+            fargate_min_tasks=1,
+            fargate_max_tasks=4,
             log_retention=logs.RetentionDays.ONE_MONTH,
             flow_log_retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.RETAIN,
@@ -105,11 +117,14 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             lambda_reserved_concurrency=200,
             lambda_provisioned_concurrency=2,
             lambda_canary_deployment=True,
+            fargate_min_tasks=2,
+            fargate_max_tasks=10,
             log_retention=logs.RetentionDays.THREE_MONTHS,
             flow_log_retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.RETAIN,
             alarm_error_count=1,
             alarm_p99_duration_ms=3000,
+            alarm_http_5xx_count=1,
         ),
     }
 )

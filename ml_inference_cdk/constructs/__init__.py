@@ -1,7 +1,8 @@
 """One module per L3 construct."""
 
+from .fargate_inference import FargateInference
 from .lambda_inference import LambdaEndpoint, LambdaInference
 from .model_image import ModelImage
 from .network import SharedNetwork
 
-__all__ = ["LambdaEndpoint", "LambdaInference", "ModelImage", "SharedNetwork"]
+__all__ = ["FargateInference", "LambdaEndpoint", "LambdaInference", "ModelImage", "SharedNetwork"]

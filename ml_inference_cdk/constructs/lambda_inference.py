@@ -19,12 +19,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from ._alarms import encrypted_alarm_topic
 from .model_image import ModelImage
 from .network import SharedNetwork
 
@@ -253,7 +253,7 @@ class LambdaInference(Construct):
             )
 
         #: Where the alarms notify.
-        self.topic: sns.ITopic = alarm_topic or self._create_topic(removal_policy)
+        self.topic: sns.ITopic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
         #: The alarms by name: errors, throttles, p99_duration.
         self.alarms: dict[str, cloudwatch.Alarm] = self._create_alarms(
             error_alarm_threshold,
@@ -359,18 +359,6 @@ class LambdaInference(Construct):
                     reason="auth_type=NONE was chosen explicitly for a public API (see the warning).",
                 )
             )
-
-    def _create_topic(self, removal_policy: RemovalPolicy) -> sns.Topic:
-        key = kms.Key(
-            self,
-            "AlarmTopicKey",
-            description="Encrypts the inference alarm topic",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-        )
-        # CloudWatch alarms publish to encrypted topics only with a customer managed key they can use.
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
-        return sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
 
     def _create_alarms(
         self, error_threshold: int, throttle_threshold: int, p99_threshold: Duration

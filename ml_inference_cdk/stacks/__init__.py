@@ -6,6 +6,7 @@ from aws_cdk import App, Environment, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from ..config import StageConfig
+from .fargate_stack import FargateStack
 from .lambda_stack import LambdaStack
 from .network_stack import NetworkStack
 
@@ -18,7 +19,7 @@ def build_app(app: App, config: StageConfig) -> dict[str, Stack]:
     Stack ids are the same in every stage (`cdk deploy MlInference-Lambda`); the
     CloudFormation stack names carry the stage, so stages can share an account.
     """
-    env = Environment(account=config.account, region=config.region) if config.account else None
+    env = Environment(account=config.account, region=config.region)
     common = {"env": env, "termination_protection": config.name == "prod"}
 
     def name(target: str) -> dict[str, str]:
@@ -40,7 +41,16 @@ def build_app(app: App, config: StageConfig) -> dict[str, Stack]:
         **name("Lambda"),
         **common,
     )
-    stacks: dict[str, Stack] = {"Network": network, "Lambda": lambda_stack}
+    fargate = FargateStack(
+        app,
+        f"{STACK_PREFIX}-Fargate",
+        config=config,
+        network=network.network,
+        description=f"ML inference: Fargate target ({config.name})",
+        **name("Fargate"),
+        **common,
+    )
+    stacks: dict[str, Stack] = {"Network": network, "Lambda": lambda_stack, "Fargate": fargate}
     for stack in stacks.values():
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value)
@@ -48,4 +58,4 @@ def build_app(app: App, config: StageConfig) -> dict[str, Stack]:
     return stacks
 
 
-__all__ = ["build_app", "LambdaStack", "NetworkStack", "STACK_PREFIX"]
+__all__ = ["build_app", "FargateStack", "LambdaStack", "NetworkStack", "STACK_PREFIX"]

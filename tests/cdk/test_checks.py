@@ -98,3 +98,54 @@ def _json_documents(text: str) -> list[dict]:
         document, index = decoder.raw_decode(text, index)
         documents.extend(document if isinstance(document, list) else [document])
     return documents
+
+
+def _lambda_everything(stack):
+    from aws_cdk import Duration
+    from aws_cdk import aws_codedeploy as codedeploy
+
+    from ml_inference_cdk import LambdaEndpoint, LambdaInference, ModelImage, SharedNetwork
+
+    LambdaInference(
+        stack,
+        "Sentiment",
+        image=ModelImage(stack, "Image"),
+        endpoint=LambdaEndpoint.HTTP_API,
+        network=SharedNetwork(stack, "Network", nat_gateways=0),
+        warmup_interval=Duration.minutes(5),
+        deployment_config=codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES,
+    )
+
+
+def _fargate_everything(stack):
+    from aws_cdk import aws_certificatemanager as acm
+
+    from ml_inference_cdk import FargateInference, ModelImage, SharedNetwork
+
+    certificate = acm.Certificate.from_certificate_arn(
+        stack, "Cert", "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1234-5678-9abc-0123456789ab"
+    )
+    FargateInference(
+        stack,
+        "Service",
+        image=ModelImage(stack, "Image"),
+        network=SharedNetwork(stack, "Network"),
+        certificate=certificate,
+        spot_weight=1,
+    )
+
+
+def _fargate_internal(stack):
+    from ml_inference_cdk import FargateInference, ModelImage, SharedNetwork
+
+    FargateInference(stack, "Service", image=ModelImage(stack, "Image"), network=SharedNetwork(stack, "Network"), internal=True)
+
+
+@pytest.mark.parametrize("build", [_lambda_everything, _fargate_everything, _fargate_internal], ids=lambda f: f.__name__.strip("_"))
+def test_constructs_are_nag_clean_in_any_app(tmp_path, build):
+    # Acknowledgements live inside the constructs, so an app that is not ours is clean too.
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Consumer", env=cdk.Environment(region="us-east-1"))
+    build(stack)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()

@@ -37,10 +37,16 @@ def test_tags():
     assert dict(get_stage_config("staging").tags) == {"project": "ml-inference", "stage": "staging", "owner": "ml-platform"}
 
 
+def test_stages_name_a_region_and_leave_the_account_to_the_credentials():
+    for config in STAGES.values():
+        assert (config.account, config.region) == (None, "us-east-1")
+
+
 def test_with_environment_pins_account_and_region():
     pinned = get_stage_config("dev").with_environment(account="123456789012", region="eu-west-1")
     assert (pinned.account, pinned.region) == ("123456789012", "eu-west-1")
-    assert get_stage_config("dev").with_environment(account=None, region=None).account is None
+    unchanged = get_stage_config("dev").with_environment(account=None, region=None)
+    assert (unchanged.account, unchanged.region) == (None, "us-east-1")
 
 
 def test_fails_when_stage_is_unknown():
@@ -48,9 +54,9 @@ def test_fails_when_stage_is_unknown():
         get_stage_config("qa")
 
 
-def test_fails_when_only_account_is_given():
-    with pytest.raises(ValueError, match="set both account and region"):
-        StageConfig(name="x", account="123456789012")
+def test_fails_when_region_is_empty():
+    with pytest.raises(ValueError, match="region must not be empty"):
+        StageConfig(name="x", region="")
 
 
 def _run_app(context: dict) -> subprocess.CompletedProcess:

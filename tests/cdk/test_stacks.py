@@ -69,6 +69,31 @@ def test_lambda_stack_outputs(synthesized, stage):
     template.has_output("Url", {"Value": {"Fn::GetAtt": [Match.string_like_regexp("FunctionUrl"), "FunctionUrl"]}})
 
 
+@pytest.mark.parametrize(("stage", "min_tasks", "max_tasks", "spot"), [("dev", 1, 2, True), ("staging", 1, 4, False), ("prod", 2, 10, False)])
+def test_fargate_stage_settings(synthesized, stage, min_tasks, max_tasks, spot):
+    template = synthesized(stage).template("MlInference-Fargate")
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": min_tasks, "MaxCapacity": max_tasks})
+    template.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "DesiredCount": min_tasks,
+            "CapacityProviderStrategy": Match.array_with([Match.object_like({"CapacityProvider": "FARGATE_SPOT"})]) if spot else Match.absent(),
+            "LaunchType": Match.absent() if spot else "FARGATE",
+        },
+    )
+    template.has_resource_properties("AWS::ECS::TaskDefinition", {"Cpu": "2048", "Memory": "4096"})
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_fargate_runs_on_the_stage_network(synthesized, stage):
+    service = synthesized(stage).template("MlInference-Fargate").find_resources("AWS::ECS::Service")
+    [properties] = [resource["Properties"] for resource in service.values()]
+    for subnet in properties["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]:
+        assert subnet["Fn::GetStackOutput"]["StackName"] == f"MlInference-Network-{stage}"
+    outputs = synthesized(stage).templates["MlInference-Fargate"]["Outputs"]
+    assert {"Url", "ClusterName", "ServiceName"} <= set(outputs)
+
+
 def test_lambda_stack_needs_no_vpc(synthesized):
     template = synthesized("dev").template("MlInference-Lambda")
     template.has_resource_properties("AWS::Lambda::Function", {"VpcConfig": Match.absent()})
@@ -113,10 +138,7 @@ def test_stack_names_carry_the_stage(synthesized, stage):
         for artifact_id, artifact in manifest["artifacts"].items()
         if artifact["type"] == "aws:cloudformation:stack"
     }
-    assert names == {
-        "MlInference-Network": f"MlInference-Network-{stage}",
-        "MlInference-Lambda": f"MlInference-Lambda-{stage}",
-    }
+    assert names == {stack_id: f"{stack_id}-{stage}" for stack_id in STACK_IDS}
     protected = {
         artifact["properties"].get("terminationProtection", False)
         for artifact in manifest["artifacts"].values()
@@ -138,6 +160,13 @@ STATEFUL_IDS = {
         "SentimentAlarmTopicDCCD1C11": "AWS::SNS::Topic",
         "SentimentAliasE3C9E7E8": "AWS::Lambda::Alias",
     },
+    "MlInference-Fargate": {
+        "ServiceLogGroupB910EE76": "AWS::Logs::LogGroup",
+        "ServiceAccessLogsC4D1116F": "AWS::S3::Bucket",
+        "ServiceCluster572F72F1": "AWS::ECS::Cluster",
+        "ServiceLoadBalancer31A7DB79": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "ServiceAlarmTopicKey06640ABC": "AWS::KMS::Key",
+    },
 }
 
 
@@ -152,7 +181,12 @@ def test_stateful_logical_ids_are_pinned(synthesized, stage, stack_id):
 
 @pytest.mark.parametrize(("stage", "days", "deletion"), [("dev", 7, "Delete"), ("staging", 30, "Retain"), ("prod", 90, "Retain")])
 def test_retention_follows_the_stage(synthesized, stage, days, deletion):
-    for stack_id, log_group_id in (("MlInference-Lambda", "SentimentLogGroupD3183B6C"), ("MlInference-Network", "NetworkFlowLogs2BEC3212")):
+    log_groups = (
+        ("MlInference-Lambda", "SentimentLogGroupD3183B6C"),
+        ("MlInference-Network", "NetworkFlowLogs2BEC3212"),
+        ("MlInference-Fargate", "ServiceLogGroupB910EE76"),
+    )
+    for stack_id, log_group_id in log_groups:
         log_group = synthesized(stage).templates[stack_id]["Resources"][log_group_id]
         assert log_group["DeletionPolicy"] == deletion
         assert log_group["Properties"]["RetentionInDays"] == days

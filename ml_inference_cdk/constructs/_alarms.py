@@ -1,0 +1,23 @@
+"""What every construct's alarms share."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+
+def encrypted_alarm_topic(scope: Construct, removal_policy: RemovalPolicy) -> sns.Topic:
+    """An SNS topic for alarms: KMS-encrypted with a rotating customer managed key, TLS only."""
+    key = kms.Key(
+        scope,
+        "AlarmTopicKey",
+        description="Encrypts the inference alarm topic",
+        enable_key_rotation=True,
+        removal_policy=removal_policy,
+    )
+    # CloudWatch alarms publish to encrypted topics only with a customer managed key they can use.
+    key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+    return sns.Topic(scope, "AlarmTopic", master_key=key, enforce_ssl=True)

@@ -1,0 +1,522 @@
+"""FargateInference: the inference server on ECS Fargate behind an Application Load Balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from ._alarms import encrypted_alarm_topic
+from ._checks import skip_checkov
+from .model_image import ModelImage
+from .network import SharedNetwork
+
+CONTAINER_PORT = 8080
+# Fargate's valid task sizes: CPU units -> allowed memory (MiB).
+_FARGATE_SIZES: dict[int, range] = {
+    256: range(512, 2048 + 1, 512),
+    512: range(1024, 4096 + 1, 1024),
+    1024: range(2048, 8192 + 1, 1024),
+    2048: range(4096, 16384 + 1, 1024),
+    4096: range(8192, 30720 + 1, 1024),
+    8192: range(16384, 61440 + 1, 4096),
+    16384: range(32768, 122880 + 1, 8192),
+}
+
+
+class FargateInference(Construct):
+    """The ModelImage `server` target on ECS Fargate behind an Application Load Balancer.
+
+    Tasks run in private subnets without public IPs; only the load balancer's security group
+    reaches them, on port 8080. The ALB listens on HTTPS when a certificate is given (HTTP
+    then redirects to it), on plain HTTP otherwise; it drops invalid headers and writes
+    access logs to an encrypted bucket that expires them. The service scales between
+    `min_tasks` and `max_tasks` on CPU and on requests per target, rolls back failed
+    deployments (circuit breaker), and raises alarms on 5xx, p99 latency, unhealthy hosts
+    and fewer running tasks than the minimum.
+
+    Minimal use::
+
+        FargateInference(stack, "Service", image=image, network=network)
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        image: ModelImage,
+        network: Optional[SharedNetwork] = None,
+        vpc: Optional[ec2.IVpc] = None,
+        cluster: Optional[ecs.ICluster] = None,
+        cpu: int = 2048,
+        memory_mib: int = 4096,
+        environment: Optional[Mapping[str, str]] = None,
+        min_tasks: int = 1,
+        max_tasks: int = 10,
+        cpu_target_percent: int = 70,
+        requests_per_target_per_minute: int = 1000,
+        scale_in_cooldown: Optional[Duration] = None,
+        scale_out_cooldown: Optional[Duration] = None,
+        spot_weight: int = 0,
+        on_demand_base: int = 0,
+        internal: bool = False,
+        certificate: Optional[acm.ICertificate] = None,
+        health_check_grace_period: Optional[Duration] = None,
+        deregistration_delay: Optional[Duration] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS,
+        access_log_expiration: Optional[Duration] = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        alarm_topic: Optional[sns.ITopic] = None,
+        http_5xx_alarm_threshold: int = 5,
+        p99_latency_alarm_threshold: Optional[Duration] = None,
+    ) -> None:
+        """
+        :param image: the ModelImage to run (its `server` target).
+        :param network: the SharedNetwork to run in. Either this, `vpc` or `cluster`.
+        :param vpc: a VPC to run in, instead of `network` (tasks go in its private subnets).
+        :param cluster: an existing ECS cluster (its VPC is used; for Fargate Spot it needs
+            the FARGATE_SPOT capacity provider). Default: a new cluster with Container
+            Insights.
+        :param cpu: task CPU units. Default: 2048 (2 vCPU).
+        :param memory_mib: task memory. Default: 4096.
+        :param environment: extra environment variables for the container (the service's
+            settings, e.g. LOG_LEVEL). Default: none.
+        :param min_tasks: tasks always running. Default: 1.
+        :param max_tasks: most tasks autoscaling may run. Default: 10.
+        :param cpu_target_percent: average CPU that target tracking keeps. Default: 70.
+        :param requests_per_target_per_minute: ALB requests per task per minute that target
+            tracking keeps. Default: 1000 (about 17 requests/s per task).
+        :param scale_in_cooldown: wait after a scale-in. Default: 5 minutes.
+        :param scale_out_cooldown: wait after a scale-out. Default: 60 seconds.
+        :param spot_weight: weight of FARGATE_SPOT in the capacity provider strategy (0: no
+            Spot). Default: 0.
+        :param on_demand_base: tasks always on regular FARGATE before Spot takes a share.
+            Default: 0.
+        :param internal: an internal load balancer in the private subnets. Default: false,
+            internet-facing in the public subnets.
+        :param certificate: an ACM certificate: HTTPS on 443 and HTTP redirected to it.
+            Default: none, plain HTTP on 80.
+        :param health_check_grace_period: time after a task starts before failed health checks
+            count. The model loads in seconds; the grace covers the image pull. Default: 60 s.
+        :param deregistration_delay: how long a draining task finishes its requests.
+            Default: 30 seconds (requests take well under a second).
+        :param log_retention: how long container logs are kept. Default: two weeks.
+        :param access_log_expiration: how long ALB access logs are kept. Default: 90 days.
+        :param removal_policy: what `cdk destroy` does with the log group, the access log
+            bucket and the alarm topic's key. Default: RETAIN.
+        :param alarm_topic: where alarms notify. Default: a new KMS-encrypted topic.
+        :param http_5xx_alarm_threshold: 5xx answers per minute (ALB and targets) that raise
+            the alarm. Default: 5.
+        :param p99_latency_alarm_threshold: p99 target response time that raises the alarm.
+            Default: 1 second.
+        """
+        super().__init__(scope, construct_id)
+        _validate(
+            network=network,
+            vpc=vpc,
+            cluster=cluster,
+            cpu=cpu,
+            memory_mib=memory_mib,
+            min_tasks=min_tasks,
+            max_tasks=max_tasks,
+            cpu_target_percent=cpu_target_percent,
+            requests_per_target_per_minute=requests_per_target_per_minute,
+            spot_weight=spot_weight,
+            on_demand_base=on_demand_base,
+            http_5xx_alarm_threshold=http_5xx_alarm_threshold,
+        )
+        if network is not None:
+            vpc = network.vpc
+        task_subnets = (
+            network.private_subnets
+            if network is not None
+            else ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        )
+
+        #: The ECS cluster.
+        self.cluster: ecs.ICluster = cluster or self._create_cluster(vpc, spot_weight > 0)
+        vpc = self.cluster.vpc
+
+        #: The container log group.
+        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=removal_policy)
+        #: The task definition: read-only root filesystem, a writable /tmp, port 8080.
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            cpu=cpu,
+            memory_limit_mib=memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=image.cpu_architecture,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+            volumes=[ecs.Volume(name="tmp")],
+        )
+        #: The inference container.
+        self.container = self.task_definition.add_container(
+            "Inference",
+            image=image.ecs_image(),
+            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
+            environment={"PLATFORM": "fargate", "MODEL_DIR": "/opt/ml/model", "PORT": str(CONTAINER_PORT), **(environment or {})},
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="inference", log_group=self.log_group),
+            readonly_root_filesystem=True,
+            health_check=ecs.HealthCheck(
+                command=["CMD", "python", "-m", "inference.app.healthcheck"],
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
+            stop_timeout=Duration.seconds(30),
+        )
+        self.container.add_mount_points(
+            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)
+        )
+        Validations.of(self.task_definition).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-ECS2",
+                reason="The environment holds only non-secret settings (platform name, model path, port, "
+                "service limits); nothing secret is passed to the container.",
+            )
+        )
+        if self.task_definition.execution_role is not None:
+            Validations.of(self.task_definition.execution_role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason="ecr:GetAuthorizationToken supports no resource-level permissions; the image "
+                    "pull itself is scoped to the asset repository.",
+                )
+            )
+
+        #: The Fargate service: private subnets, no public IP, circuit breaker with rollback.
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            desired_count=min_tasks,
+            assign_public_ip=False,
+            vpc_subnets=task_subnets,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            health_check_grace_period=health_check_grace_period or Duration.seconds(60),
+            capacity_provider_strategies=_capacity_providers(spot_weight, on_demand_base),
+        )
+
+        self._create_load_balancer(vpc, internal, certificate, access_log_expiration, removal_policy)
+        #: The target group: health checks on /health.
+        self.target_group = self.listener.add_targets(
+            "Inference",
+            port=CONTAINER_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            targets=[self.service],
+            health_check=elbv2.HealthCheck(
+                path="/health",
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+                healthy_http_codes="200",
+            ),
+            deregistration_delay=deregistration_delay or Duration.seconds(30),
+        )
+
+        #: Task count autoscaling: target tracking on CPU and on requests per target.
+        self.scaling = self.service.auto_scale_task_count(min_capacity=min_tasks, max_capacity=max_tasks)
+        cooldowns = {
+            "scale_in_cooldown": scale_in_cooldown or Duration.minutes(5),
+            "scale_out_cooldown": scale_out_cooldown or Duration.seconds(60),
+        }
+        self.scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=cpu_target_percent, **cooldowns)
+        self.scaling.scale_on_request_count(
+            "Requests",
+            requests_per_target=requests_per_target_per_minute,
+            target_group=self.target_group,
+            **cooldowns,
+        )
+
+        self.min_tasks = min_tasks
+        #: Where the alarms notify.
+        self.topic: sns.ITopic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
+        #: The alarms by name: http_5xx, p99_latency, unhealthy_hosts, running_tasks.
+        self.alarms = self._create_alarms(http_5xx_alarm_threshold, p99_latency_alarm_threshold or Duration.seconds(1))
+
+    @property
+    def url(self) -> str:
+        """The load balancer's URL (https when a certificate is given)."""
+        scheme = "https" if self.certificate is not None else "http"
+        return f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
+
+    def metric_cpu_utilization(self, **options: Any) -> cloudwatch.Metric:
+        """Average CPU of the service's tasks, in percent."""
+        return self.service.metric_cpu_utilization(**options)
+
+    def metric_memory_utilization(self, **options: Any) -> cloudwatch.Metric:
+        """Average memory of the service's tasks, in percent."""
+        return self.service.metric_memory_utilization(**options)
+
+    def metric_request_count(self, **options: Any) -> cloudwatch.Metric:
+        """Requests the load balancer sent to the tasks."""
+        return self.target_group.metrics.request_count(**options)
+
+    def metric_target_response_time(self, **options: Any) -> cloudwatch.Metric:
+        """Time from the load balancer sending a request to a task's answer (p99 by default)."""
+        return self.target_group.metrics.target_response_time(**{"statistic": "p99", **options})
+
+    def metric_http_5xx(self, **options: Any) -> cloudwatch.IMetric:
+        """5xx answers per period, from the load balancer itself and from the tasks."""
+        period = options.pop("period", Duration.minutes(1))
+        return cloudwatch.MathExpression(
+            expression="FILL(elb, 0) + FILL(target, 0)",
+            using_metrics={
+                "elb": self.load_balancer.metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, **options),
+                "target": self.target_group.metrics.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=period, **options
+                ),
+            },
+            label="HTTP 5xx",
+            period=period,
+        )
+
+    def metric_unhealthy_hosts(self, **options: Any) -> cloudwatch.Metric:
+        """Tasks the target group considers unhealthy (maximum per period)."""
+        return self.target_group.metrics.unhealthy_host_count(**{"statistic": "Maximum", **options})
+
+    def metric_running_tasks(self, **options: Any) -> cloudwatch.Metric:
+        """Running tasks of the service (Container Insights)."""
+        return cloudwatch.Metric(
+            namespace="ECS/ContainerInsights",
+            metric_name="RunningTaskCount",
+            dimensions_map={"ClusterName": self.cluster.cluster_name, "ServiceName": self.service.service_name},
+            **{"statistic": "Minimum", **options},
+        )
+
+    def _create_cluster(self, vpc: Optional[ec2.IVpc], spot: bool) -> ecs.Cluster:
+        cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+        )
+        if spot:
+            cluster.enable_fargate_capacity_providers()
+        return cluster
+
+    def _create_load_balancer(
+        self,
+        vpc: ec2.IVpc,
+        internal: bool,
+        certificate: Optional[acm.ICertificate],
+        access_log_expiration: Optional[Duration],
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        #: The ALB access log bucket: SSE-S3 (the only encryption ALB log delivery supports).
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=False,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=access_log_expiration or Duration.days(90))],
+            removal_policy=removal_policy,
+        )
+        Validations.of(self.access_log_bucket).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This bucket is the destination of the load balancer's access logs; logging "
+                "access to it into another bucket would only move the question.",
+            )
+        )
+        skip_checkov(
+            self.access_log_bucket,
+            CKV_AWS_18="The load balancer's access log destination; see AwsSolutions-S1.",
+            CKV_AWS_21="Access logs are written once and expire by lifecycle: versions would add cost, not safety.",
+        )
+        security_group = ec2.SecurityGroup(
+            self,
+            "LoadBalancerSecurityGroup",
+            vpc=vpc,
+            description="Listeners of the inference load balancer",
+            allow_all_outbound=False,
+        )
+        port = 443 if certificate is not None else 80
+        if internal:
+            security_group.add_ingress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(port), "From the VPC")
+            Validations.of(security_group).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-EC23",
+                    reason="Ingress comes only from the VPC's own CIDR block, an attribute the rule cannot "
+                    "resolve at synth; nothing outside the VPC is allowed.",
+                )
+            )
+        else:
+            security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(port), "From the internet")
+            if certificate is not None:
+                security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "Redirected to HTTPS")
+            skip_checkov(
+                security_group,
+                CKV_AWS_260="An internet-facing load balancer listens on port 80 by design: to redirect "
+                "to HTTPS, or to serve HTTP until a certificate is given.",
+            )
+            Validations.of(security_group).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-EC23",
+                    reason="An internet-facing load balancer answers the internet on its listener ports "
+                    "by design; the tasks behind it accept traffic only from this security group.",
+                )
+            )
+        #: The Application Load Balancer.
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=not internal,
+            security_group=security_group,
+            # Internet-facing in the public subnets; internal ones default to the private subnets.
+            vpc_subnets=None if internal else ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            drop_invalid_header_fields=True,
+        )
+        self.load_balancer.log_access_logs(self.access_log_bucket, prefix="alb")
+        self.certificate = certificate
+        if certificate is not None:
+            #: The listener that forwards to the tasks.
+            self.listener = self.load_balancer.add_listener(
+                "Https",
+                port=443,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_certificate_manager(certificate)],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+                open=False,
+            )
+            self.load_balancer.add_redirect(source_port=80, target_port=443)
+        else:
+            self.listener = self.load_balancer.add_listener(
+                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False
+            )
+            skip_checkov(
+                self.listener,
+                CKV_AWS_2="No certificate was given: plain HTTP until one is "
+                "(FargateInference(certificate=...) switches to HTTPS with a redirect).",
+                CKV_AWS_103="TLS applies with a certificate only; see CKV_AWS_2.",
+            )
+
+    def _create_alarms(self, http_5xx_threshold: int, p99_threshold: Duration) -> dict[str, cloudwatch.Alarm]:
+        one_minute = Duration.minutes(1)
+        alarms = {
+            "http_5xx": cloudwatch.Alarm(
+                self,
+                "Http5xxAlarm",
+                alarm_description="The inference service answers 5xx",
+                metric=self.metric_http_5xx(period=one_minute, statistic="Sum"),
+                threshold=http_5xx_threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "p99_latency": cloudwatch.Alarm(
+                self,
+                "P99LatencyAlarm",
+                alarm_description="The inference service's p99 response time is high",
+                metric=self.metric_target_response_time(period=Duration.minutes(5)),
+                threshold=p99_threshold.to_seconds(),
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "unhealthy_hosts": cloudwatch.Alarm(
+                self,
+                "UnhealthyHostsAlarm",
+                alarm_description="Inference tasks fail their health checks",
+                metric=self.metric_unhealthy_hosts(period=one_minute),
+                threshold=1,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            "running_tasks": cloudwatch.Alarm(
+                self,
+                "RunningTasksAlarm",
+                alarm_description="Fewer inference tasks run than the minimum",
+                metric=self.metric_running_tasks(period=one_minute),
+                threshold=self.min_tasks,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            ),
+        }
+        action = cloudwatch_actions.SnsAction(self.topic)
+        for alarm in alarms.values():
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+        return alarms
+
+
+def _capacity_providers(spot_weight: int, on_demand_base: int) -> Optional[list[ecs.CapacityProviderStrategy]]:
+    if spot_weight == 0:
+        return None
+    return [
+        ecs.CapacityProviderStrategy(capacity_provider="FARGATE", base=on_demand_base, weight=1),
+        ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=spot_weight),
+    ]
+
+
+def _validate(
+    *,
+    network: Optional[SharedNetwork],
+    vpc: Optional[ec2.IVpc],
+    cluster: Optional[ecs.ICluster],
+    cpu: int,
+    memory_mib: int,
+    min_tasks: int,
+    max_tasks: int,
+    cpu_target_percent: int,
+    requests_per_target_per_minute: int,
+    spot_weight: int,
+    on_demand_base: int,
+    http_5xx_alarm_threshold: int,
+) -> None:
+    placements = [p for p in (network, vpc, cluster) if p is not None]
+    if len(placements) != 1:
+        raise ValueError("give exactly one of network, vpc or cluster: where the tasks run")
+    if cpu not in _FARGATE_SIZES:
+        raise ValueError(f"cpu must be one of {', '.join(map(str, _FARGATE_SIZES))} (Fargate task sizes), got {cpu}")
+    if memory_mib not in _FARGATE_SIZES[cpu]:
+        allowed = _FARGATE_SIZES[cpu]
+        raise ValueError(
+            f"memory_mib {memory_mib} is not valid with cpu {cpu}: use {allowed.start}-{allowed.stop - 1} "
+            f"in steps of {allowed.step}"
+        )
+    if min_tasks < 1:
+        raise ValueError("min_tasks must be at least 1: a load balancer with no tasks answers 503")
+    if max_tasks < min_tasks:
+        raise ValueError(f"max_tasks ({max_tasks}) must be at least min_tasks ({min_tasks})")
+    if not 10 <= cpu_target_percent <= 90:
+        raise ValueError(f"cpu_target_percent must be between 10 and 90, got {cpu_target_percent}")
+    if requests_per_target_per_minute < 1:
+        raise ValueError("requests_per_target_per_minute must be at least 1")
+    if spot_weight < 0 or on_demand_base < 0:
+        raise ValueError("spot_weight and on_demand_base must not be negative")
+    if on_demand_base and not spot_weight:
+        raise ValueError("on_demand_base applies to a Spot strategy: set spot_weight too")
+    if http_5xx_alarm_threshold < 1:
+        raise ValueError("http_5xx_alarm_threshold must be at least 1")
+
+
+__all__ = ["FargateInference", "CONTAINER_PORT"]
