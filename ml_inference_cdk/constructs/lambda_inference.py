@@ -177,8 +177,6 @@ class LambdaInference(Construct):
         env = {
             "PLATFORM": "lambda",
             "MODEL_DIR": "/opt/ml/model",
-            "POWERTOOLS_SERVICE_NAME": "ml-inference",
-            "POWERTOOLS_METRICS_NAMESPACE": "MLInference",
             **(environment or {}),
         }
         #: The function.

@@ -57,7 +57,7 @@ def test_default_function(default):
             "LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": Match.string_like_regexp("SentimentLogGroup")}},
             "Environment": {
                 "Variables": Match.object_like(
-                    {"PLATFORM": "lambda", "MODEL_DIR": "/opt/ml/model", "POWERTOOLS_METRICS_NAMESPACE": "MLInference"}
+                    {"PLATFORM": "lambda", "MODEL_DIR": "/opt/ml/model"}
                 )
             },
         },

@@ -1,0 +1,1 @@
+"""The inference container: ``inference.app`` is the service every deployment target runs."""

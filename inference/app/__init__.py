@@ -1,0 +1,1 @@
+"""FastAPI service (``inference.app.main``) and Lambda handler (``inference.app.lambda_handler``)."""

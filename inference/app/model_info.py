@@ -1,0 +1,41 @@
+"""Where a model directory says what it is: ``model_info.json`` (written by the image build,
+``training/`` and ``dev_model``), e.g. ``{"model_version": "distilbert-...@714eb0f", "untrained": false}``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+MODEL_INFO_FILE = "model_info.json"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    model_version: str
+    untrained: bool = False
+
+
+def read_model_info(model_dir: Path, override_version: str | None = None) -> ModelInfo:
+    """The model's version and whether it is untrained.
+
+    Version order: ``override_version`` (the MODEL_VERSION setting), then ``model_info.json``,
+    then a content hash of the weights so two different models never share a version.
+    """
+    info: dict = {}
+    path = model_dir / MODEL_INFO_FILE
+    if path.is_file():
+        info = json.loads(path.read_text())
+    version = override_version or info.get("model_version") or _content_version(model_dir)
+    return ModelInfo(model_version=str(version), untrained=bool(info.get("untrained", False)))
+
+
+def _content_version(model_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")) + [model_dir / "config.json"]:
+        if file.is_file():
+            with file.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+    return f"{model_dir.name or 'model'}-sha256-{digest.hexdigest()[:12]}"

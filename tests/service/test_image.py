@@ -1,0 +1,273 @@
+"""What can be checked of the image without a Docker engine: the Dockerfile (hadolint, its
+interface, that everything it COPYs exists and is not .dockerignored), the entrypoint script and
+the HEALTHCHECK command."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+INFERENCE = Path(__file__).resolve().parents[2] / "inference"
+DOCKERFILE = INFERENCE / "Dockerfile"
+SERVE = INFERENCE / "docker" / "serve"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    logical, current = [], ""
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.lstrip().startswith("#") and not current:
+            continue
+        if line.lstrip().startswith("#"):
+            continue  # a comment inside a continued instruction
+        current += line.rstrip("\\").strip() + " " if line.rstrip().endswith("\\") else line.strip()
+        if not line.rstrip().endswith("\\"):
+            if current.strip():
+                logical.append(current.strip())
+            current = ""
+    return [(text.split(None, 1)[0].upper(), text.split(None, 1)[1] if " " in text else "") for text in logical]
+
+
+def stages() -> dict[str, list[tuple[str, str]]]:
+    """Stage name -> its instructions (FROM included)."""
+    result: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    for instruction, args in instructions():
+        if instruction == "FROM":
+            name = args.split()[-1] if " AS " in args.upper() else f"stage{len(result)}"
+            current = result.setdefault(name, [])
+        if current is not None:
+            current.append((instruction, args))
+    return result
+
+
+def test_hadolint_passes():
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), str(DOCKERFILE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def copy_sources() -> list[str]:
+    sources = []
+    for instruction, args in instructions():
+        if instruction != "COPY" or "--from=" in args:
+            continue
+        words = [w for w in shlex.split(args) if not w.startswith("--")]
+        sources += words[:-1]
+    return sources
+
+
+def test_every_copied_file_exists_in_the_build_context():
+    sources = copy_sources()
+    assert {"requirements.txt", "app/", "docker/serve", "docker/fetch_model.py", "__init__.py"} <= set(sources)
+    for source in sources:
+        assert (INFERENCE / source).exists(), f"COPY {source}: no such file in inference/"
+
+
+def dockerignored(path: str) -> bool:
+    """Docker's rule: the last pattern that matches the path or one of its parents decides."""
+    ignored = False
+    for raw in (INFERENCE / ".dockerignore").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = line.lstrip("!").strip("/")
+        regex = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+        parts = path.split("/")
+        if any(re.fullmatch(regex, "/".join(parts[: i + 1])) for i in range(len(parts))):
+            ignored = not negated
+    return ignored
+
+
+def test_dockerignore_keeps_what_the_dockerfile_copies_and_drops_the_rest():
+    for source in copy_sources():
+        files = [p for p in (INFERENCE / source).rglob("*") if p.is_file()] if source.endswith("/") else [INFERENCE / source]
+        for file in files:
+            relative = file.relative_to(INFERENCE).as_posix()
+            if "__pycache__" not in relative:
+                assert not dockerignored(relative), f"{relative} is copied but .dockerignored"
+    assert dockerignored("app/__pycache__/main.cpython-312.pyc")
+    assert dockerignored("README.md") and dockerignored("events/alb.json")
+
+
+def test_the_build_interface_the_cdk_relies_on():
+    text = DOCKERFILE.read_text()
+    all_stages = stages()
+    assert {"model-local", "model-hub", "fetch", "model", "server", "lambda"} <= set(all_stages)
+    assert re.search(r"^ARG MODEL_SOURCE=hub$", text, re.M), "MODEL_SOURCE defaults to hub, declared before any FROM"
+    assert text.index("ARG MODEL_SOURCE") < text.index("FROM ")
+    assert all_stages["model"][0] == ("FROM", "model-${MODEL_SOURCE} AS model")
+    assert all_stages["model-local"] == [("FROM", "scratch AS model-local")]
+    assert ("ARG", "MODEL_ID=distilbert-base-uncased-finetuned-sst-2-english") in all_stages["fetch"]
+    # By-hand builds get the same pinned revision as ModelImage's default.
+    from ml_inference_cdk.constructs.model_image import DEFAULT_MODEL_REVISION
+
+    assert ("ARG", f"MODEL_REVISION={DEFAULT_MODEL_REVISION}") in all_stages["fetch"]
+    for target in ("server", "lambda"):
+        body = " ".join(f"{i} {a}" for i, a in all_stages[target])
+        assert "MODEL_DIR=/opt/ml/model" in body
+        assert "COPY --from=model / /opt/ml/model/" in body
+        assert "PLATFORM=" in body
+    assert all_stages["lambda"][0][1].startswith("public.ecr.aws/lambda/python:3.12 ")
+    server = dict(all_stages["server"])
+    assert server["EXPOSE"] == "8080"
+    assert server["USER"].split(":")[0] not in ("root", "0")
+    assert server["ENTRYPOINT"] == '["serve"]'
+    assert "HEALTHCHECK" in server
+    # The Lambda CMD names a module that exists where the Dockerfile puts the package.
+    cmd = dict(all_stages["lambda"])["CMD"]
+    module, attribute = cmd.strip('[]"').rsplit(".", 1)
+    assert (INFERENCE.parent / (module.replace(".", "/") + ".py")).is_file() and attribute == "handler"
+
+
+def test_torch_comes_from_the_cpu_index_at_the_pinned_version():
+    requirements = [line for line in (INFERENCE / "requirements.txt").read_text().splitlines()
+                    if line.strip() and not line.startswith("#")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.]*", line) for line in requirements), requirements
+    assert "torch==2.13.0" in requirements
+    dependency_stages = [s for name, s in stages().items() if name.endswith("-deps")]
+    assert len(dependency_stages) == 2
+    for stage in dependency_stages:
+        runs = " ".join(args for instruction, args in stage if instruction == "RUN")
+        torch_install, rest = runs.split("&&")[1:3]
+        assert "--index-url https://download.pytorch.org/whl/cpu" in torch_install and "torch" in torch_install
+        assert "-r /tmp/requirements.txt" in rest and "index-url" not in rest
+
+
+def test_the_fetch_stage_pins_the_huggingface_hub_the_service_is_tested_with():
+    import huggingface_hub
+
+    assert f"huggingface_hub=={huggingface_hub.__version__}" in DOCKERFILE.read_text()
+
+
+# ---------------------------------------------------------------- the serve entrypoint
+
+
+@pytest.fixture
+def fake_python(tmp_path) -> dict[str, str]:
+    """A PATH whose `python` prints its arguments: what `serve` would exec."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python"
+    fake.write_text('#!/bin/sh\necho "python $*"\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "SAGEMAKER_BIND_TO_PORT")}
+    return {**env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize("args", [[], ["serve"]])
+def test_serve_and_no_arguments_start_uvicorn_on_8080(fake_python, args):
+    out = subprocess.run([str(SERVE), *args], env=fake_python, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["python", "-m", "uvicorn", "inference.app.main:app", "--host", "0.0.0.0", "--port", "8080",
+                           "--workers", "1", "--no-access-log", "--timeout-graceful-shutdown", "20"]
+
+
+def test_serve_honours_port_settings_and_extra_arguments(fake_python):
+    env = {**fake_python, "SAGEMAKER_BIND_TO_PORT": "9090"}
+    out = subprocess.run([str(SERVE), "serve", "--log-level", "debug"], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert "--port 9090" in out and out.strip().endswith("--log-level debug")
+    out = subprocess.run([str(SERVE)], env={**env, "PORT": "7000"}, capture_output=True, text=True, check=True).stdout
+    assert "--port 7000" in out
+
+
+def test_other_commands_run_as_given():
+    result = subprocess.run([str(SERVE), "sh", "-c", "echo passthrough; exit 3"], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (3, "passthrough\n")
+
+
+def test_the_serve_script_serves_for_real(live_server):
+    ping = httpx.get(f"{live_server}/ping")
+    assert ping.status_code == 200 and ping.json()["platform"] == "test-live"
+    answer = httpx.post(f"{live_server}/invocations", content=b"Lovely day", headers={"content-type": "text/plain"})
+    assert answer.status_code == 200 and answer.json()["sentiment"] in ("NEGATIVE", "POSITIVE")
+    assert httpx.get(f"{live_server}/docs").status_code == 200
+
+
+def test_body_limit_holds_without_content_length(live_server):
+    def chunks():  # streamed: Transfer-Encoding chunked, no Content-Length
+        yield b'{"text": "'
+        for _ in range(300):
+            yield b"a" * 8192
+        yield b'"}'
+
+    response = httpx.post(f"{live_server}/predict", content=chunks(), headers={"content-type": "application/json"},
+                          timeout=30)
+    assert response.status_code == 413 and response.json()["error"] == "body_too_large"
+    assert httpx.get(f"{live_server}/ping").status_code == 200
+
+
+def test_healthcheck_command(live_server):
+    port = live_server.rsplit(":", 1)[1]
+    command = [sys.executable, "-m", "inference.app.healthcheck"]
+    cwd = INFERENCE.parent
+    assert subprocess.run(command, env={**os.environ, "PORT": port}, cwd=cwd).returncode == 0
+    closed = subprocess.run(command, env={**os.environ, "PORT": "1"}, cwd=cwd)
+    assert closed.returncode == 1
+
+
+# ---------------------------------------------------------------- the build-time model download
+
+
+@pytest.fixture
+def fetch_model(monkeypatch):
+    """docker/fetch_model.py with the Hub replaced by a fake repository (no network)."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("fetch_model", INFERENCE / "docker" / "fetch_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    calls = {}
+
+    def run(repo_files: list[str], out: Path, revision: str = "main") -> dict:
+        sha = "0123456789abcdef0123456789abcdef01234567"
+        info = SimpleNamespace(sha=sha, siblings=[SimpleNamespace(rfilename=name) for name in repo_files])
+        monkeypatch.setattr(module, "HfApi", lambda: SimpleNamespace(model_info=lambda repo, revision: info))
+
+        def snapshot_download(repo_id, *, revision, local_dir, allow_patterns):
+            import fnmatch
+
+            calls.update(repo_id=repo_id, revision=revision, allow_patterns=allow_patterns)
+            (Path(local_dir) / ".cache" / "huggingface").mkdir(parents=True)
+            for name in repo_files:
+                if any(fnmatch.fnmatch(name, pattern) for pattern in allow_patterns):
+                    (Path(local_dir) / name).write_text("x")
+
+        monkeypatch.setattr(module, "snapshot_download", snapshot_download)
+        monkeypatch.setattr(sys, "argv", ["fetch_model.py", "--model-id", "org/model", "--revision", revision,
+                                          "--out", str(out)])
+        module.main()
+        return calls
+
+    return run
+
+
+HUB_FILES = ["config.json", "tokenizer_config.json", "vocab.txt", "model.safetensors", "pytorch_model.bin",
+             "tf_model.h5", "rust_model.ot", "onnx/model.onnx", "README.md", "map.jpeg"]
+
+
+def test_fetch_downloads_only_serving_files_at_the_resolved_commit(fetch_model, tmp_path):
+    import json
+
+    calls = fetch_model(HUB_FILES, tmp_path, revision="v1.0")
+    assert calls["revision"] == "0123456789abcdef0123456789abcdef01234567"  # the tag, resolved to its commit
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["config.json", "model.safetensors", "model_info.json", "tokenizer_config.json", "vocab.txt"]
+    info = json.loads((tmp_path / "model_info.json").read_text())
+    assert info["model_version"] == "org/model@0123456789ab"
+
+
+def test_fetch_falls_back_to_pytorch_bin_and_fails_without_weights(fetch_model, tmp_path):
+    fetch_model(["config.json", "vocab.txt", "pytorch_model.bin", "tf_model.h5"], tmp_path / "bin")
+    assert (tmp_path / "bin" / "pytorch_model.bin").is_file() and not (tmp_path / "bin" / "tf_model.h5").exists()
+    with pytest.raises(SystemExit, match="no PyTorch weights"):
+        fetch_model(["config.json", "tf_model.h5"], tmp_path / "none")
