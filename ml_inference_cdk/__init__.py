@@ -1,6 +1,34 @@
 """CDK constructs that serve a Hugging Face sequence classifier on AWS from one container."""
 
-from .constructs import FargateInference, LambdaEndpoint, LambdaInference, ModelImage, SharedNetwork
+from .constructs import (
+    AsyncOptions,
+    BatchTransform,
+    EndpointMode,
+    FargateInference,
+    LambdaEndpoint,
+    LambdaInference,
+    ModelData,
+    ModelImage,
+    RealTimeOptions,
+    SageMakerEndpoint,
+    ServerlessOptions,
+    SharedNetwork,
+    TrafficShifting,
+)
 
-__all__ = ["FargateInference", "LambdaEndpoint", "LambdaInference", "ModelImage", "SharedNetwork"]
+__all__ = [
+    "AsyncOptions",
+    "BatchTransform",
+    "EndpointMode",
+    "FargateInference",
+    "LambdaEndpoint",
+    "LambdaInference",
+    "ModelData",
+    "ModelImage",
+    "RealTimeOptions",
+    "SageMakerEndpoint",
+    "ServerlessOptions",
+    "SharedNetwork",
+    "TrafficShifting",
+]
 __version__ = "0.1.0"

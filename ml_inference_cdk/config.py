@@ -15,6 +15,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
 PROJECT = "ml-inference"
+#: The values of StageConfig.sagemaker_mode (the values of SageMakerEndpoint's EndpointMode).
+SAGEMAKER_MODES = ("real-time", "serverless", "async")
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -57,6 +59,15 @@ class StageConfig:
     fargate_spot_weight: int = 0
     fargate_on_demand_base: int = 0
 
+    # SageMaker target: "serverless", "async" or "real-time" (see SageMakerEndpoint)
+    sagemaker_mode: str = "serverless"
+    sagemaker_instance_type: str = "ml.c6i.large"
+    sagemaker_min_instances: int = 1
+    sagemaker_max_instances: int = 2
+    sagemaker_serverless_memory_mb: int = 3072
+    sagemaker_serverless_max_concurrency: int = 5
+    sagemaker_data_capture_percent: Optional[int] = None
+
     # Logs and data: what survives a `cdk destroy`
     log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS
     removal_policy: RemovalPolicy = RemovalPolicy.DESTROY
@@ -71,6 +82,10 @@ class StageConfig:
     def __post_init__(self) -> None:
         if not self.region:
             raise ValueError(f"stage {self.name!r}: region must not be empty")
+        if self.sagemaker_mode not in SAGEMAKER_MODES:
+            raise ValueError(
+                f"stage {self.name!r}: sagemaker_mode {self.sagemaker_mode!r} is not one of {', '.join(SAGEMAKER_MODES)}"
+            )
         object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
 
     @property
@@ -93,6 +108,8 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             fargate_max_tasks=2,
             # dev tolerates Spot interruptions for about 70% off.
             fargate_spot_weight=1,
+            # Intermittent developer traffic: pay per request, tolerate cold starts.
+            sagemaker_mode="serverless",
             log_retention=logs.RetentionDays.ONE_WEEK,
             flow_log_retention=logs.RetentionDays.ONE_WEEK,
             removal_policy=RemovalPolicy.DESTROY,
@@ -106,6 +123,10 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             lambda_canary_deployment=True,
             fargate_min_tasks=1,
             fargate_max_tasks=4,
+            # Scale to zero between test runs; exercises the S3/SNS path real clients use.
+            sagemaker_mode="async",
+            sagemaker_min_instances=0,
+            sagemaker_max_instances=2,
             log_retention=logs.RetentionDays.ONE_MONTH,
             flow_log_retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.RETAIN,
@@ -119,6 +140,10 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             lambda_canary_deployment=True,
             fargate_min_tasks=2,
             fargate_max_tasks=10,
+            sagemaker_mode="real-time",
+            sagemaker_min_instances=2,
+            sagemaker_max_instances=6,
+            sagemaker_data_capture_percent=10,
             log_retention=logs.RetentionDays.THREE_MONTHS,
             flow_log_retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.RETAIN,

@@ -9,6 +9,7 @@ from ..config import StageConfig
 from .fargate_stack import FargateStack
 from .lambda_stack import LambdaStack
 from .network_stack import NetworkStack
+from .sagemaker_stack import SageMakerStack
 
 STACK_PREFIX = "MlInference"
 
@@ -50,7 +51,16 @@ def build_app(app: App, config: StageConfig) -> dict[str, Stack]:
         **name("Fargate"),
         **common,
     )
-    stacks: dict[str, Stack] = {"Network": network, "Lambda": lambda_stack, "Fargate": fargate}
+    sagemaker = SageMakerStack(
+        app,
+        f"{STACK_PREFIX}-SageMaker",
+        config=config,
+        network=network.network,
+        description=f"ML inference: SageMaker endpoint and batch transform ({config.name})",
+        **name("SageMaker"),
+        **common,
+    )
+    stacks: dict[str, Stack] = {"Network": network, "Lambda": lambda_stack, "Fargate": fargate, "SageMaker": sagemaker}
     for stack in stacks.values():
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value)
@@ -58,4 +68,4 @@ def build_app(app: App, config: StageConfig) -> dict[str, Stack]:
     return stacks
 
 
-__all__ = ["build_app", "FargateStack", "LambdaStack", "NetworkStack", "STACK_PREFIX"]
+__all__ = ["build_app", "FargateStack", "LambdaStack", "NetworkStack", "SageMakerStack", "STACK_PREFIX"]

@@ -167,6 +167,12 @@ STATEFUL_IDS = {
         "ServiceLoadBalancer31A7DB79": "AWS::ElasticLoadBalancingV2::LoadBalancer",
         "ServiceAlarmTopicKey06640ABC": "AWS::KMS::Key",
     },
+    "MlInference-SageMaker": {
+        "EndpointKeyF20E8C6D": "AWS::KMS::Key",
+        "EndpointDataA9BE7710": "AWS::S3::Bucket",
+        "Endpoint8024A810": "AWS::SageMaker::Endpoint",
+        "EndpointAlarmTopicKeyAE5E7AA5": "AWS::KMS::Key",
+    },
 }
 
 
@@ -185,8 +191,32 @@ def test_retention_follows_the_stage(synthesized, stage, days, deletion):
         ("MlInference-Lambda", "SentimentLogGroupD3183B6C"),
         ("MlInference-Network", "NetworkFlowLogs2BEC3212"),
         ("MlInference-Fargate", "ServiceLogGroupB910EE76"),
+        ("MlInference-SageMaker", "EndpointBatchTransformLogs4B4AEA6B"),
     )
     for stack_id, log_group_id in log_groups:
         log_group = synthesized(stage).templates[stack_id]["Resources"][log_group_id]
         assert log_group["DeletionPolicy"] == deletion
         assert log_group["Properties"]["RetentionInDays"] == days
+
+
+@pytest.mark.parametrize(
+    ("stage", "mode", "scaling"), [("dev", "serverless", None), ("staging", "async", (0, 2)), ("prod", "real-time", (2, 6))]
+)
+def test_sagemaker_stage_settings(synthesized, stage, mode, scaling):
+    stage_result = synthesized(stage)
+    template = stage_result.template("MlInference-SageMaker")
+    outputs = stage_result.templates["MlInference-SageMaker"]["Outputs"]
+    assert outputs["Mode"]["Value"] == mode
+    assert {"EndpointName", "InvokeCommand", "BatchInputUri", "BatchStateMachineArn"} <= set(outputs)
+    invoke = json.dumps(outputs["InvokeCommand"])
+    assert ("invoke-endpoint-async" in invoke) == (mode == "async")
+    if scaling is None:
+        template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+        template.has_resource_properties("AWS::SageMaker::Model", {"VpcConfig": Match.absent()})
+    else:
+        template.has_resource_properties(
+            "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": scaling[0], "MaxCapacity": scaling[1]}
+        )
+        template.has_resource_properties("AWS::SageMaker::Model", {"VpcConfig": Match.any_value(), "EnableNetworkIsolation": True})
+    capture = Match.object_like({"InitialSamplingPercentage": 10}) if stage == "prod" else Match.absent()
+    template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"DataCaptureConfig": capture})

@@ -1,0 +1,726 @@
+"""SageMakerEndpoint: each mode's defaults and props, model data, grants, batch transform, bad props."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match
+from cdk_nag import AwsSolutionsChecks
+
+from ml_inference_cdk import ModelImage, SharedNetwork
+from ml_inference_cdk.constructs.sagemaker_endpoint import (
+    ASYNC_ENVIRONMENT,
+    AsyncOptions,
+    EndpointMode,
+    ModelData,
+    RealTimeOptions,
+    SageMakerEndpoint,
+    ServerlessOptions,
+    TrafficShifting,
+    write_model_archive,
+)
+from tests.cdk.support import new_stack, template_of
+
+REGION = cdk.Environment(region="us-east-1")
+
+
+def build(*, network: bool = True, **props):
+    app, stack = new_stack(env=REGION)
+    image = ModelImage(stack, "Image")
+    if network and props.get("mode", EndpointMode.REAL_TIME) is not EndpointMode.SERVERLESS and "vpc" not in props:
+        props["network"] = SharedNetwork(stack, "Network")
+    endpoint = SageMakerEndpoint(stack, "Endpoint", image=image, **props)
+    return stack, endpoint
+
+
+@pytest.fixture(scope="module")
+def real_time():
+    stack, endpoint = build()
+    return template_of(stack), endpoint
+
+
+@pytest.fixture(scope="module")
+def serverless():
+    stack, endpoint = build(mode=EndpointMode.SERVERLESS)
+    return template_of(stack), endpoint
+
+
+@pytest.fixture(scope="module")
+def async_endpoint():
+    stack, endpoint = build(mode=EndpointMode.ASYNC)
+    endpoint.add_batch_transform()
+    return template_of(stack), endpoint
+
+
+def logical_id(construct) -> str:
+    resource = construct if isinstance(construct, cdk.CfnResource) else construct.node.default_child
+    return cdk.Stack.of(construct).get_logical_id(resource)
+
+
+def role_statements(template, role) -> list[dict]:
+    role_id = logical_id(role)
+    statements = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+# -- every mode ------------------------------------------------------------------------------
+
+
+def test_minimal_use_exposes_the_resources():
+    app, stack = new_stack(env=REGION)
+    endpoint = SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), network=SharedNetwork(stack, "Network"))
+    for name in ("endpoint", "endpoint_config", "model", "role", "scalable_target", "alarms", "topic", "key"):
+        assert getattr(endpoint, name) is not None
+    assert endpoint.mode is EndpointMode.REAL_TIME
+
+
+@pytest.mark.parametrize("fixture", ["real_time", "serverless", "async_endpoint"])
+def test_no_physical_names(request, fixture):
+    template, _ = request.getfixturevalue(fixture)
+    for kind, name in (
+        ("AWS::SageMaker::Model", "ModelName"),
+        ("AWS::SageMaker::EndpointConfig", "EndpointConfigName"),
+        ("AWS::SageMaker::Endpoint", "EndpointName"),
+        ("AWS::IAM::Role", "RoleName"),
+        ("AWS::S3::Bucket", "BucketName"),
+    ):
+        for resource in template.find_resources(kind).values():
+            assert name not in resource.get("Properties", {}), f"{kind} has a physical name"
+
+
+@pytest.mark.parametrize("fixture", ["real_time", "serverless", "async_endpoint"])
+def test_execution_role_is_least_privilege(request, fixture):
+    template, endpoint = request.getfixturevalue(fixture)
+    role = template.find_resources("AWS::IAM::Role")[logical_id(endpoint.role)]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert "ManagedPolicyArns" not in role  # never AmazonSageMakerFullAccess
+    actions = {a for s in role_statements(template, endpoint.role) for a in _list(s["Action"])}
+    assert {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "logs:PutLogEvents"} <= actions
+    assert not [a for a in actions if a.endswith("*") or a == "*"], "wildcard actions in the execution role"
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("fixture", ["real_time", "serverless", "async_endpoint"])
+def test_model_runs_the_server_image(request, fixture):
+    template, _ = request.getfixturevalue(fixture)
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "PrimaryContainer": {
+                "Image": {"Fn::Sub": Match.string_like_regexp(r"container-assets.*:[0-9a-f]{64}$")},
+                "Environment": Match.object_like({"PLATFORM": "sagemaker"}),
+            }
+        },
+    )
+
+
+def test_alarms_in_microseconds(real_time):
+    template, endpoint = real_time
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ModelLatency", "Namespace": "AWS/SageMaker", "ExtendedStatistic": "p99", "Threshold": 1_000_000},
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "OverheadLatency", "ExtendedStatistic": "p99", "Threshold": 250_000}
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "Invocation5XXErrors",
+            "Statistic": "Sum",
+            "Threshold": 5,
+            "Dimensions": Match.array_with([{"Name": "VariantName", "Value": "AllTraffic"}]),
+            "AlarmActions": [{"Ref": Match.string_like_regexp("AlarmTopic")}],
+        },
+    )
+    assert set(endpoint.alarms) == {"model_latency", "invocation_5xx", "overhead_latency"}
+
+
+def test_metric_helpers_name_the_endpoint(real_time):
+    _, endpoint = real_time
+    metric = endpoint.metric_model_latency()
+    assert (metric.namespace, metric.metric_name, metric.statistic) == ("AWS/SageMaker", "ModelLatency", "p99")
+    assert set(metric.dimensions) == {"EndpointName", "VariantName"}
+    assert endpoint.metric_invocations().statistic == "Sum"
+    assert endpoint.metric_invocation_5xx_errors().metric_name == "Invocation5XXErrors"
+    assert endpoint.metric_overhead_latency().metric_name == "OverheadLatency"
+
+
+# -- real time -------------------------------------------------------------------------------
+
+
+def test_real_time_defaults(real_time):
+    template, endpoint = real_time
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "EnableNetworkIsolation": True,
+            "VpcConfig": {
+                "SecurityGroupIds": [{"Fn::GetAtt": [logical_id(endpoint.security_group), "GroupId"]}],
+                "Subnets": [
+                    {"Ref": Match.string_like_regexp("NetworkVpcPrivateSubnet1")},
+                    {"Ref": Match.string_like_regexp("NetworkVpcPrivateSubnet2")},
+                ],
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "KmsKeyId": {"Fn::GetAtt": [logical_id(endpoint.key), "Arn"]},
+            "ProductionVariants": [
+                Match.object_like(
+                    {"VariantName": "AllTraffic", "InstanceType": "ml.c6i.large", "InitialInstanceCount": 1, "InitialVariantWeight": 1}
+                )
+            ],
+            "DataCaptureConfig": Match.absent(),
+            "AsyncInferenceConfig": Match.absent(),
+        },
+    )
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True, "Description": Match.string_like_regexp("SageMaker")})
+    # No inbound rules, HTTPS out only.
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": Match.string_like_regexp("SageMaker"),
+            "SecurityGroupIngress": Match.absent(),
+            "SecurityGroupEgress": [Match.object_like({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443})],
+        },
+    )
+
+
+def test_real_time_autoscaling(real_time):
+    template, endpoint = real_time
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {
+            "MinCapacity": 1,
+            "MaxCapacity": 4,
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": {"Fn::Join": ["", ["endpoint/", {"Fn::GetAtt": [logical_id(endpoint.endpoint), "EndpointName"]}, "/variant/AllTraffic"]]},
+            "RoleARN": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp("AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")])]},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "TargetValue": 600,
+                "ScaleInCooldown": 300,
+                "ScaleOutCooldown": 60,
+            },
+        },
+    )
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 1)
+    # The autoscaling role is the service-linked one: no empty role of the CDK's.
+    principals = json.dumps([r["Properties"]["AssumeRolePolicyDocument"] for r in template.find_resources("AWS::IAM::Role").values()])
+    assert "application-autoscaling" not in principals
+
+
+def test_blue_green_rolls_back_on_the_endpoints_own_alarms(real_time):
+    template, endpoint = real_time
+    config = template.find_resources("AWS::SageMaker::Endpoint")[logical_id(endpoint.endpoint)]["Properties"]["DeploymentConfig"]
+    routing = config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing == {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}, "WaitIntervalInSeconds": 300}
+    rollback_names = {a["AlarmName"] for a in config["AutoRollbackConfiguration"]["Alarms"]}
+    alarm_names = {
+        a["Properties"].get("AlarmName") for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert rollback_names == {"Test-Endpoint-ModelLatency", "Test-Endpoint-Invocation5xx"}
+    assert rollback_names <= alarm_names
+
+
+def test_real_time_options():
+    stack, endpoint = build(
+        real_time=RealTimeOptions(
+            instance_type="ml.c6i.xlarge",
+            initial_instance_count=2,
+            min_instances=2,
+            max_instances=8,
+            cpu_utilization_target=140,
+            data_capture_percent=20,
+            traffic_shifting=TrafficShifting.linear(step_percent=25, wait=Duration.minutes(3)),
+        )
+    )
+    template = template_of(stack)
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "ProductionVariants": [Match.object_like({"InstanceType": "ml.c6i.xlarge", "InitialInstanceCount": 2})],
+            "DataCaptureConfig": Match.object_like(
+                {
+                    "EnableCapture": True,
+                    "InitialSamplingPercentage": 20,
+                    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                    "KmsKeyId": {"Fn::GetAtt": [logical_id(endpoint.key), "Arn"]},
+                }
+            ),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {"CustomizedMetricSpecification": Match.object_like({"MetricName": "CPUUtilization", "Namespace": "/aws/sagemaker/Endpoints"}), "TargetValue": 140}
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SageMaker::Endpoint",
+        {
+            "DeploymentConfig": Match.object_like(
+                {
+                    "BlueGreenUpdatePolicy": Match.object_like(
+                        {"TrafficRoutingConfiguration": {"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}, "WaitIntervalInSeconds": 180}}
+                    )
+                }
+            )
+        },
+    )
+    capture = [s for s in role_statements(template, endpoint.role) if s["Action"] == "s3:PutObject"]
+    assert capture and "data-capture/*" in json.dumps(capture)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [Match.object_like({"BucketKeyEnabled": True})]},
+            "LoggingConfiguration": Match.object_like({"LogFilePrefix": "data/"}),
+        },
+    )
+
+
+def test_real_time_without_traffic_shifting_or_scaling():
+    stack, endpoint = build(real_time=RealTimeOptions(min_instances=1, max_instances=1, traffic_shifting=None))
+    template = template_of(stack)
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {"DeploymentConfig": Match.absent()})
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    assert endpoint.scalable_target is None
+    assert all("AlarmName" not in a["Properties"] for a in template.find_resources("AWS::CloudWatch::Alarm").values())
+
+
+def test_instance_storage_types_get_no_volume_key():
+    stack, _ = build(real_time=RealTimeOptions(instance_type="ml.g5.xlarge"))
+    template_of(stack).has_resource_properties("AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.absent()})
+
+
+def test_a_given_key_is_used_and_none_created():
+    app, stack = new_stack(env=REGION)
+    from aws_cdk import aws_kms as kms
+
+    key = kms.Key(stack, "MyKey", enable_key_rotation=True)
+    endpoint = SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), encryption_key=key)
+    template = template_of(stack)
+    template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"KmsKeyId": {"Fn::GetAtt": [logical_id(key), "Arn"]}})
+    assert endpoint.key is key
+    # The given key and the alarm topic's key only.
+    template.resource_count_is("AWS::KMS::Key", 2)
+    # No network given: no VpcConfig, still isolated.
+    template.has_resource_properties("AWS::SageMaker::Model", {"VpcConfig": Match.absent(), "EnableNetworkIsolation": True})
+
+
+# -- serverless ------------------------------------------------------------------------------
+
+
+def test_serverless_defaults(serverless):
+    template, endpoint = serverless
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "ProductionVariants": [
+                Match.object_like({"ServerlessConfig": {"MemorySizeInMB": 3072, "MaxConcurrency": 5}, "InstanceType": Match.absent()})
+            ],
+            "KmsKeyId": Match.absent(),
+        },
+    )
+    template.has_resource_properties("AWS::SageMaker::Model", {"VpcConfig": Match.absent(), "EnableNetworkIsolation": False})
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    template.has_resource_properties("AWS::SageMaker::Endpoint", {"DeploymentConfig": Match.absent()})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "OverheadLatency", "Threshold": 10_000_000})
+    assert endpoint.scalable_target is None and endpoint.data_bucket is None
+
+
+def test_serverless_provisioned_concurrency():
+    stack, _ = build(mode=EndpointMode.SERVERLESS, serverless=ServerlessOptions(memory_mb=6144, max_concurrency=20, provisioned_concurrency=2))
+    template_of(stack).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"ServerlessConfig": {"MemorySizeInMB": 6144, "MaxConcurrency": 20, "ProvisionedConcurrency": 2}})]},
+    )
+
+
+# -- async -----------------------------------------------------------------------------------
+
+
+def test_async_config(async_endpoint):
+    template, endpoint = async_endpoint
+    bucket = logical_id(endpoint.data_bucket)
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "AsyncInferenceConfig": {
+                "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
+                "OutputConfig": {
+                    "S3OutputPath": {"Fn::Join": ["", ["s3://", {"Ref": bucket}, "/async-outputs"]]},
+                    "S3FailurePath": {"Fn::Join": ["", ["s3://", {"Ref": bucket}, "/async-failures"]]},
+                    "KmsKeyId": {"Fn::GetAtt": [logical_id(endpoint.key), "Arn"]},
+                    "NotificationConfig": {
+                        "SuccessTopic": {"Ref": logical_id(endpoint.success_topic)},
+                        "ErrorTopic": {"Ref": logical_id(endpoint.error_topic)},
+                    },
+                },
+            },
+            "KmsKeyId": Match.any_value(),
+        },
+    )
+    template.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": Match.object_like({"Environment": Match.object_like(dict(ASYNC_ENVIRONMENT))})})
+    for topic in (endpoint.success_topic, endpoint.error_topic):
+        template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [logical_id(endpoint.key), "Arn"]}})
+        template.has_resource_properties(
+            "AWS::SNS::TopicPolicy",
+            {
+                "Topics": [{"Ref": logical_id(topic)}],
+                "PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])},
+            },
+        )
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [Match.object_like({"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": Match.any_value()}})]},
+            "LifecycleConfiguration": {"Rules": Match.array_with([Match.object_like({"Prefix": "async-outputs/", "ExpirationInDays": 30})])},
+        },
+    )
+
+
+def test_async_scales_to_zero_and_wakes_on_backlog(async_endpoint):
+    template, endpoint = async_endpoint
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 0, "MaxCapacity": 2})
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {"CustomizedMetricSpecification": Match.object_like({"MetricName": "ApproximateBacklogSizePerInstance"}), "TargetValue": 5}
+            ),
+        },
+    )
+    step = template.find_resources("AWS::ApplicationAutoScaling::ScalingPolicy", {"Properties": {"PolicyType": "StepScaling"}})
+    (step_id, step_policy), = step.items()
+    assert step_policy["Properties"]["StepScalingPolicyConfiguration"]["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "HasBacklogWithoutCapacity", "Threshold": 1, "AlarmActions": [{"Ref": step_id}]},
+    )
+    assert endpoint.scalable_target is not None
+    assert "async_failures" in endpoint.alarms
+
+
+def test_async_execution_role_reaches_only_its_prefixes(async_endpoint):
+    template, endpoint = async_endpoint
+    statements = role_statements(template, endpoint.role)
+    reads = json.dumps([s["Resource"] for s in statements if s["Action"] == "s3:GetObject"])
+    writes = json.dumps([s["Resource"] for s in statements if s["Action"] == "s3:PutObject"])
+    assert "async-inputs/*" in reads and "batch-input/*" in reads and "outputs" not in reads
+    assert "async-outputs/*" in writes and "async-failures/*" in writes and "inputs" not in writes
+    publish = [s for s in statements if s["Action"] == "sns:Publish"]
+    assert len(publish) == 1 and len(publish[0]["Resource"]) == 2
+
+
+# -- grants ----------------------------------------------------------------------------------
+
+
+def test_grant_invoke_real_time(real_time):
+    _, endpoint = real_time
+    stack = cdk.Stack.of(endpoint)
+    role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    endpoint.grant_invoke(role)
+    statements = stack.resolve(role.node.find_child("DefaultPolicy").document.to_json())["Statement"]
+    assert statements == [{"Action": "sagemaker:InvokeEndpoint", "Effect": "Allow", "Resource": {"Ref": logical_id(endpoint.endpoint)}}]
+
+
+def test_grant_invoke_async(async_endpoint):
+    _, endpoint = async_endpoint
+    stack = cdk.Stack.of(endpoint)
+    role = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    endpoint.grant_invoke(role)
+    statements = stack.resolve(role.node.find_child("DefaultPolicy").document.to_json())["Statement"]
+    actions = {a for s in statements for a in _list(s["Action"])}
+    assert {"sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync", "s3:PutObject", "s3:GetObject", "kms:GenerateDataKey"} <= actions
+    invoke = next(s for s in statements if "sagemaker:InvokeEndpointAsync" in _list(s["Action"]))
+    assert invoke["Resource"] == {"Ref": logical_id(endpoint.endpoint)}
+
+
+# -- model data ------------------------------------------------------------------------------
+
+
+def test_model_data_from_an_s3_archive():
+    app, stack = new_stack(env=REGION)
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
+    endpoint = SageMakerEndpoint(
+        stack, "Endpoint", image=ModelImage(stack, "Image"), model_data=ModelData.from_s3_archive(bucket, "sst2/model.tar.gz")
+    )
+    template = template_of(stack)
+    template.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": Match.object_like({"ModelDataUrl": "s3://my-models/sst2/model.tar.gz"})})
+    reads = [s for s in role_statements(template, endpoint.role) if s["Action"] == "s3:GetObject"]
+    assert reads[0]["Resource"] == "arn:aws:s3:::my-models/sst2/model.tar.gz"
+
+
+def test_model_data_from_an_s3_prefix():
+    app, stack = new_stack(env=REGION)
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
+    endpoint = SageMakerEndpoint(
+        stack, "Endpoint", image=ModelImage(stack, "Image"), model_data=ModelData.from_s3_prefix(bucket, "sst2/v3/")
+    )
+    template = template_of(stack)
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "PrimaryContainer": Match.object_like(
+                {
+                    "ModelDataUrl": Match.absent(),
+                    "ModelDataSource": {"S3DataSource": {"S3Uri": "s3://my-models/sst2/v3/", "S3DataType": "S3Prefix", "CompressionType": "None"}},
+                }
+            )
+        },
+    )
+    listing = [s for s in role_statements(template, endpoint.role) if s["Action"] == "s3:ListBucket"]
+    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": "sst2/v3/*"}}
+
+
+def test_model_data_from_a_directory_is_a_reproducible_archive(tmp_path):
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "config.json").write_text('{"id2label": {"0": "NEGATIVE", "1": "POSITIVE"}}')
+    (model / "sub" / "vocab.txt").write_text("[PAD]\nhello\n")
+    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    write_model_archive(model, first)
+    (model / "config.json").touch()  # a new mtime must not change the bytes
+    write_model_archive(model, second)
+    assert first.read_bytes() == second.read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(first.read_bytes()))) as tar:
+        assert sorted(tar.getnames()) == ["config.json", "sub/vocab.txt"]
+
+    app = cdk.App(outdir=str(tmp_path / "out"))
+    stack = cdk.Stack(app, "Test", env=REGION)
+    SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), model_data=ModelData.from_directory(str(model)))
+    assembly = app.synth()
+    template = template_of(stack)
+    (model_resource,) = template.find_resources("AWS::SageMaker::Model").values()
+    url = json.dumps(model_resource["Properties"]["PrimaryContainer"]["ModelDataUrl"])
+    assert url.startswith('{"Fn::Join"') and "s3://" in url and "cdk-hnb659fds-assets" in url
+    assert re.search(r"/[0-9a-f]{64}\.gz", url)
+    files = json.loads((Path(assembly.directory) / "Test.assets.json").read_text())["files"]
+    staged = [Path(assembly.directory) / f["source"]["path"] for f in files.values() if f["source"]["path"].endswith(".gz")]
+    assert len(staged) == 1 and staged[0].read_bytes() == first.read_bytes()
+
+
+# -- batch transform -------------------------------------------------------------------------
+
+
+def test_batch_transform_state_machine(async_endpoint):
+    template, endpoint = async_endpoint
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    props = machine["Properties"]
+    definition = json.dumps(props["DefinitionString"])
+    for expected in (
+        "createTransformJob.sync",
+        '\\"ContentType\\":\\"text/plain\\"',
+        '\\"SplitType\\":\\"Line\\"',
+        '\\"BatchStrategy\\":\\"SingleRecord\\"',
+        '\\"AssembleWith\\":\\"Line\\"',
+        "batch-input/",
+        "batch-output/",
+        "$$.Execution.Name",
+    ):
+        assert expected in definition, expected
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    # The state machine passes the execution role: no role with AmazonSageMakerFullAccess appears.
+    assert "AmazonSageMakerFullAccess" not in json.dumps(template.to_json())
+    sagemaker_roles = [
+        r for r in template.find_resources("AWS::IAM::Role").values() if "sagemaker.amazonaws.com" in json.dumps(r)
+    ]
+    assert len(sagemaker_roles) == 1
+
+
+# -- bad props -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"mode": EndpointMode.REAL_TIME, "serverless": ServerlessOptions()}, "serverless= does not apply to mode REAL_TIME"),
+        ({"mode": EndpointMode.SERVERLESS, "async_inference": AsyncOptions()}, "async_inference= does not apply"),
+        ({"mode": EndpointMode.ASYNC, "real_time": RealTimeOptions()}, "real_time= does not apply"),
+        ({"mode": "real-time"}, "mode must be an EndpointMode"),
+    ],
+)
+def test_fails_when_mode_options_do_not_match(props, message):
+    with pytest.raises(ValueError, match=message):
+        build(network=False, **props)
+
+
+def test_fails_when_serverless_is_placed_in_a_vpc():
+    app, stack = new_stack(env=REGION)
+    network = SharedNetwork(stack, "Network")
+    with pytest.raises(ValueError, match="serverless endpoints cannot run in a VPC"):
+        SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), mode=EndpointMode.SERVERLESS, network=network)
+
+
+def test_fails_when_serverless_asks_for_network_isolation():
+    with pytest.raises(ValueError, match="do not support network isolation"):
+        build(mode=EndpointMode.SERVERLESS, network_isolation=True)
+
+
+def test_fails_when_network_and_vpc_are_both_given():
+    app, stack = new_stack(env=REGION)
+    network = SharedNetwork(stack, "Network")
+    vpc = ec2.Vpc(stack, "Other")
+    with pytest.raises(ValueError, match="network or vpc, not both"):
+        SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), network=network, vpc=vpc)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (ServerlessOptions(memory_mb=1500), "memory_mb must be 1024, 2048"),
+        (ServerlessOptions(memory_mb=8192), "memory_mb must be"),
+        (ServerlessOptions(max_concurrency=0), "max_concurrency must be 1-200"),
+        (ServerlessOptions(max_concurrency=201), "max_concurrency must be 1-200"),
+        (ServerlessOptions(max_concurrency=5, provisioned_concurrency=6), "at most max_concurrency"),
+    ],
+)
+def test_fails_when_serverless_options_are_out_of_range(options, message):
+    with pytest.raises(ValueError, match=message):
+        build(mode=EndpointMode.SERVERLESS, serverless=options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (RealTimeOptions(instance_type="c6i.large"), "not a SageMaker instance type"),
+        (RealTimeOptions(min_instances=0), "min_instances must be at least 1"),
+        (RealTimeOptions(min_instances=3, max_instances=2, initial_instance_count=3), "max_instances"),
+        (RealTimeOptions(initial_instance_count=0), "initial_instance_count must be at least 1"),
+        (RealTimeOptions(initial_instance_count=9, max_instances=4), "must lie between"),
+        (RealTimeOptions(data_capture_percent=0), "data_capture_percent must be 1-100"),
+        (RealTimeOptions(data_capture_percent=101), "data_capture_percent must be 1-100"),
+        (RealTimeOptions(invocations_per_instance=0), "invocations_per_instance"),
+        (RealTimeOptions(cpu_utilization_target=0), "cpu_utilization_target"),
+        (RealTimeOptions(traffic_shifting=TrafficShifting.canary(percent=0)), "1-100 percent"),
+        (RealTimeOptions(traffic_shifting=TrafficShifting.linear(wait=Duration.hours(2))), "at most one hour"),
+    ],
+)
+def test_fails_when_real_time_options_are_invalid(options, message):
+    with pytest.raises(ValueError, match=message):
+        build(network=False, real_time=options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (AsyncOptions(backlog_per_instance=0), "backlog_per_instance"),
+        (AsyncOptions(max_concurrent_invocations_per_instance=0), "max_concurrent_invocations_per_instance"),
+        (AsyncOptions(min_instances=0, max_instances=0), "max_instances"),
+        (AsyncOptions(initial_instance_count=0), "initial_instance_count must be at least 1"),
+    ],
+)
+def test_fails_when_async_options_are_invalid(options, message):
+    with pytest.raises(ValueError, match=message):
+        build(network=False, mode=EndpointMode.ASYNC, async_inference=options)
+
+
+def test_fails_when_alarm_threshold_or_expiration_is_not_positive():
+    with pytest.raises(ValueError, match="invocation_5xx_alarm_threshold"):
+        build(network=False, invocation_5xx_alarm_threshold=0)
+    with pytest.raises(ValueError, match="data_expiration"):
+        build(network=False, data_expiration=Duration.hours(1))
+
+
+def test_fails_when_model_data_is_malformed(tmp_path):
+    app, stack = new_stack()
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
+    with pytest.raises(ValueError, match="must name a model.tar.gz object"):
+        ModelData.from_s3_archive(bucket, "models/")
+    with pytest.raises(ValueError, match="must end with '/'"):
+        ModelData.from_s3_prefix(bucket, "models")
+    with pytest.raises(ValueError, match="no config.json"):
+        ModelData.from_directory(str(tmp_path))
+
+
+def test_fails_when_batch_transform_instance_type_is_invalid(real_time):
+    _, endpoint = real_time
+    with pytest.raises(ValueError, match="not a SageMaker instance type"):
+        endpoint.add_batch_transform("Bad", instance_type="m5.large")
+    with pytest.raises(ValueError, match="at least 1"):
+        endpoint.add_batch_transform("Bad2", instance_count=0)
+
+
+# -- nag clean in an app that is not ours ----------------------------------------------------
+
+
+def _real_time_everything(stack, model_dir):
+    endpoint = SageMakerEndpoint(
+        stack,
+        "Endpoint",
+        image=ModelImage(stack, "Image"),
+        network=SharedNetwork(stack, "Network"),
+        model_data=ModelData.from_directory(str(model_dir)),
+        real_time=RealTimeOptions(cpu_utilization_target=140, data_capture_percent=5),
+    )
+    endpoint.add_batch_transform()
+
+
+def _async_everything(stack, model_dir):
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
+    endpoint = SageMakerEndpoint(
+        stack,
+        "Endpoint",
+        image=ModelImage(stack, "Image"),
+        mode=EndpointMode.ASYNC,
+        vpc=SharedNetwork(stack, "Network").vpc,
+        model_data=ModelData.from_s3_prefix(bucket, "models/"),
+        async_inference=AsyncOptions(data_capture_percent=10),
+    )
+    endpoint.add_batch_transform()
+
+
+def _serverless_everything(stack, model_dir):
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
+    SageMakerEndpoint(
+        stack,
+        "Endpoint",
+        image=ModelImage(stack, "Image"),
+        mode=EndpointMode.SERVERLESS,
+        model_data=ModelData.from_s3_archive(bucket, "model.tar.gz"),
+        serverless=ServerlessOptions(provisioned_concurrency=1),
+    ).add_batch_transform()
+
+
+@pytest.mark.parametrize("build_endpoint", [_real_time_everything, _async_everything, _serverless_everything], ids=lambda f: f.__name__.strip("_"))
+def test_endpoint_is_nag_clean_in_any_app(tmp_path, build_endpoint):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    app = cdk.App(outdir=str(tmp_path / "out"))
+    stack = cdk.Stack(app, "Consumer", env=REGION)
+    build_endpoint(stack, model)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
