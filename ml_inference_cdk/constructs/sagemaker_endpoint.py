@@ -449,7 +449,10 @@ class SageMakerEndpoint(Construct):
 
         #: Where the alarms notify.
         self.topic: sns.ITopic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
-        self._alarm_name_prefix = f"{Stack.of(self).stack_name}-{construct_id}"
+        # Unique per account and region: the stack's name, then this construct's path in it.
+        stack = Stack.of(self)
+        path = self.node.path[len(stack.node.path) + 1 :] if stack.node.path else self.node.path
+        self._alarm_name_prefix = f"{stack.stack_name}-{path.replace('/', '-')}"
         rollback = isinstance(options, RealTimeOptions) and options.traffic_shifting is not None
         #: The endpoint.
         self.endpoint = sagemaker.CfnEndpoint(

@@ -17,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match
 from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
 
 from ml_inference_cdk import ModelImage, SharedNetwork
 from ml_inference_cdk.constructs.sagemaker_endpoint import (
@@ -724,3 +725,19 @@ def test_endpoint_is_nag_clean_in_any_app(tmp_path, build_endpoint):
     build_endpoint(stack, model)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()
+
+
+def test_rollback_alarm_names_differ_for_nested_endpoints():
+    app, stack = new_stack(env=REGION)
+    image = ModelImage(stack, "Image")
+    team_a, team_b = (Construct(stack, name) for name in ("TeamA", "TeamB"))
+    SageMakerEndpoint(team_a, "Endpoint", image=image)
+    SageMakerEndpoint(team_b, "Endpoint", image=image)
+    names = [a["Properties"].get("AlarmName") for a in template_of(stack).find_resources("AWS::CloudWatch::Alarm").values()]
+    named = sorted(n for n in names if n)
+    assert named == [
+        "Test-TeamA-Endpoint-Invocation5xx",
+        "Test-TeamA-Endpoint-ModelLatency",
+        "Test-TeamB-Endpoint-Invocation5xx",
+        "Test-TeamB-Endpoint-ModelLatency",
+    ]
