@@ -3,6 +3,7 @@
 from .constructs import (
     AsyncOptions,
     BatchTransform,
+    EksInference,
     EndpointMode,
     FargateInference,
     LambdaEndpoint,
@@ -19,6 +20,7 @@ from .constructs import (
 __all__ = [
     "AsyncOptions",
     "BatchTransform",
+    "EksInference",
     "EndpointMode",
     "FargateInference",
     "LambdaEndpoint",

@@ -59,6 +59,13 @@ class StageConfig:
     fargate_spot_weight: int = 0
     fargate_on_demand_base: int = 0
 
+    # EKS target: the API endpoint is private unless CIDRs are named; admins get access entries
+    eks_min_replicas: int = 2
+    eks_max_replicas: int = 4
+    eks_gpu_count: int = 0
+    eks_endpoint_public_cidrs: tuple[str, ...] = ()
+    eks_admin_role_arns: tuple[str, ...] = ()
+
     # SageMaker target: "serverless", "async" or "real-time" (see SageMakerEndpoint)
     sagemaker_mode: str = "serverless"
     sagemaker_instance_type: str = "ml.c6i.large"
@@ -108,6 +115,9 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             fargate_max_tasks=2,
             # dev tolerates Spot interruptions for about 70% off.
             fargate_spot_weight=1,
+            # One pod is enough to try the cluster; the HPA may add a second.
+            eks_min_replicas=1,
+            eks_max_replicas=2,
             # Intermittent developer traffic: pay per request, tolerate cold starts.
             sagemaker_mode="serverless",
             log_retention=logs.RetentionDays.ONE_WEEK,
@@ -123,6 +133,8 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             lambda_canary_deployment=True,
             fargate_min_tasks=1,
             fargate_max_tasks=4,
+            eks_min_replicas=2,
+            eks_max_replicas=4,
             # Scale to zero between test runs; exercises the S3/SNS path real clients use.
             sagemaker_mode="async",
             sagemaker_min_instances=0,
@@ -140,6 +152,8 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             lambda_canary_deployment=True,
             fargate_min_tasks=2,
             fargate_max_tasks=10,
+            eks_min_replicas=2,
+            eks_max_replicas=10,
             sagemaker_mode="real-time",
             sagemaker_min_instances=2,
             sagemaker_max_instances=6,

@@ -1,5 +1,6 @@
 """One module per L3 construct."""
 
+from .eks_inference import EksInference
 from .fargate_inference import FargateInference
 from .lambda_inference import LambdaEndpoint, LambdaInference
 from .model_image import ModelImage
@@ -18,6 +19,7 @@ from .sagemaker_endpoint import (
 __all__ = [
     "AsyncOptions",
     "BatchTransform",
+    "EksInference",
     "EndpointMode",
     "FargateInference",
     "LambdaEndpoint",

@@ -6,6 +6,7 @@ from aws_cdk import App, Environment, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from ..config import StageConfig
+from .eks_stack import EksStack
 from .fargate_stack import FargateStack
 from .lambda_stack import LambdaStack
 from .network_stack import NetworkStack
@@ -60,7 +61,17 @@ def build_app(app: App, config: StageConfig) -> dict[str, Stack]:
         **name("SageMaker"),
         **common,
     )
+    eks = EksStack(
+        app,
+        f"{STACK_PREFIX}-Eks",
+        config=config,
+        network=network.network,
+        description=f"ML inference: EKS Auto Mode target ({config.name})",
+        **name("Eks"),
+        **common,
+    )
     stacks: dict[str, Stack] = {"Network": network, "Lambda": lambda_stack, "Fargate": fargate, "SageMaker": sagemaker}
+    stacks["Eks"] = eks
     for stack in stacks.values():
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value)
@@ -68,4 +79,4 @@ def build_app(app: App, config: StageConfig) -> dict[str, Stack]:
     return stacks
 
 
-__all__ = ["build_app", "FargateStack", "LambdaStack", "NetworkStack", "SageMakerStack", "STACK_PREFIX"]
+__all__ = ["build_app", "EksStack", "FargateStack", "LambdaStack", "NetworkStack", "SageMakerStack", "STACK_PREFIX"]

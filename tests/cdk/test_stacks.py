@@ -173,6 +173,11 @@ STATEFUL_IDS = {
         "Endpoint8024A810": "AWS::SageMaker::Endpoint",
         "EndpointAlarmTopicKeyAE5E7AA5": "AWS::KMS::Key",
     },
+    "MlInference-Eks": {
+        "ServiceCluster572F72F1": "AWS::EKS::Cluster",
+        "ServiceSecretsKey1628BCBF": "AWS::KMS::Key",
+        "ServiceAlarmTopicKey06640ABC": "AWS::KMS::Key",
+    },
 }
 
 
