@@ -68,7 +68,7 @@ class StageConfig:
 
     # SageMaker target: "serverless", "async" or "real-time" (see SageMakerEndpoint)
     sagemaker_mode: str = "serverless"
-    sagemaker_instance_type: str = "ml.c6i.large"
+    sagemaker_instance_type: str = "ml.c5.large"
     sagemaker_min_instances: int = 1
     sagemaker_max_instances: int = 2
     sagemaker_serverless_memory_mb: int = 3072

@@ -101,7 +101,8 @@ class TrafficShifting:
 class RealTimeOptions:
     """Real-time endpoint: instances behind the endpoint, scaled on invocations per instance.
 
-    :param instance_type: Default ml.c6i.large (2 vCPU, 4 GiB, like a 2 vCPU / 4 GB Fargate task).
+    :param instance_type: Default ml.c5.large (2 vCPU, 4 GiB: the size of a 2 vCPU / 4 GB
+        Fargate task, and the instance the cost model prices).
     :param initial_instance_count: instances at creation. Default 1.
     :param min_instances: autoscaling minimum. Default 1.
     :param max_instances: autoscaling maximum (equal to the minimum: no autoscaling). Default 4.
@@ -117,7 +118,7 @@ class RealTimeOptions:
         with SageMaker's default (all at once, no alarm rollback).
     """
 
-    instance_type: str = "ml.c6i.large"
+    instance_type: str = "ml.c5.large"
     initial_instance_count: int = 1
     min_instances: int = 1
     max_instances: int = 4
@@ -149,7 +150,7 @@ class ServerlessOptions:
 class AsyncOptions:
     """Async endpoint: requests queue in SageMaker, inputs and answers live in S3.
 
-    :param instance_type: Default ml.c6i.large.
+    :param instance_type: Default ml.c5.large.
     :param initial_instance_count: instances at creation (SageMaker needs at least 1; scaling
         then takes it to 0 when the queue is empty). Default 1.
     :param min_instances: autoscaling minimum. Default 0: nothing runs, nothing is billed, while
@@ -162,7 +163,7 @@ class AsyncOptions:
     :param data_capture_percent: as in real time. Default none.
     """
 
-    instance_type: str = "ml.c6i.large"
+    instance_type: str = "ml.c5.large"
     initial_instance_count: int = 1
     min_instances: int = 0
     max_instances: int = 2
@@ -1132,7 +1133,7 @@ def _validate_mode(
 
 def _validate_instances(instance_type: str, initial: int, low: int, high: int, *, floor: int) -> None:
     if not _INSTANCE_TYPE.match(instance_type):
-        raise ValueError(f"instance_type {instance_type!r} is not a SageMaker instance type such as ml.c6i.large")
+        raise ValueError(f"instance_type {instance_type!r} is not a SageMaker instance type such as ml.c5.large")
     if initial < 1:
         raise ValueError(f"initial_instance_count must be at least 1 (SageMaker creates endpoints with one), got {initial}")
     if low < floor:

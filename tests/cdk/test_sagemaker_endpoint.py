@@ -188,7 +188,7 @@ def test_real_time_defaults(real_time):
             "KmsKeyId": {"Fn::GetAtt": [logical_id(endpoint.key), "Arn"]},
             "ProductionVariants": [
                 Match.object_like(
-                    {"VariantName": "AllTraffic", "InstanceType": "ml.c6i.large", "InitialInstanceCount": 1, "InitialVariantWeight": 1}
+                    {"VariantName": "AllTraffic", "InstanceType": "ml.c5.large", "InitialInstanceCount": 1, "InitialVariantWeight": 1}
                 )
             ],
             "DataCaptureConfig": Match.absent(),
