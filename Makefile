@@ -15,7 +15,7 @@ TORCH_VERSION := $(shell sed -n 's/^torch==//p' inference/requirements.txt)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help setup synth test diff deploy destroy serve lint-templates checkov clean
+.PHONY: help setup synth test diff deploy destroy serve lint-templates checkov clean cost recommend cost-plot loadtest
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]   set up, then synthesize every stack of STAGE into cdk.out"
@@ -71,3 +71,31 @@ checkov: synth $(CHECKOV_VENV)/.installed
 
 clean:
 	rm -rf cdk.out .pytest_cache build dist *.egg-info
+
+# Decision support (docs/cost-model.md, docs/load-testing.md).
+# make cost COST_ARGS="--requests-per-day 50000 --shape business-hours"; uses bench/results.json when it exists.
+BENCH_FILE ?= bench/results.json
+COST_ARGS ?=
+COST_BENCH = $(if $(wildcard $(BENCH_FILE)),--bench $(BENCH_FILE),)
+cost: $(VENV)/.installed
+	$(PY) -m ml_inference_cdk.decision cost $(COST_BENCH) $(COST_ARGS)
+
+recommend: $(VENV)/.installed
+	$(PY) -m ml_inference_cdk.decision recommend $(COST_BENCH) $(COST_ARGS)
+
+# Redraw the charts in docs/img (README "Choosing a target").
+cost-plot: $(VENV)/.installed
+	$(PY) -m ml_inference_cdk.decision cost $(COST_BENCH) --plot docs/img/cost-vs-traffic.png $(COST_ARGS)
+	$(PY) -m ml_inference_cdk.decision cost --published --targets lambda,fargate,eks,sagemaker-realtime,sagemaker-serverless \
+	  --plot docs/img/cost-vs-traffic-published.png
+
+# make loadtest URL=http://... USERS=10 DURATION=5m, or STACK=MlInference-Fargate STAGE=prod (reads the stack's Url output).
+USERS ?= 10
+SPAWN_RATE ?= 2
+DURATION ?= 5m
+LOADTEST_OUT ?= loadtest/results
+LOADTEST_ARGS ?=
+loadtest: $(VENV)/.installed
+	$(PY) loadtest/run.py $(if $(URL),--host $(URL),--stack $(STACK) --stage $(STAGE)) --users $(USERS) \
+	  --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --out $(LOADTEST_OUT) $(if $(LOADTEST_ARGS),-- $(LOADTEST_ARGS),)
+
