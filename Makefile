@@ -15,7 +15,7 @@ TORCH_VERSION := $(shell sed -n 's/^torch==//p' inference/requirements.txt)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help setup synth test diff deploy destroy serve lint-templates checkov clean cost recommend cost-plot loadtest
+.PHONY: help setup synth test diff deploy destroy serve lint-templates checkov clean cost recommend cost-plot loadtest bench
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]   set up, then synthesize every stack of STAGE into cdk.out"
@@ -99,3 +99,9 @@ loadtest: $(VENV)/.installed
 	$(PY) loadtest/run.py $(if $(URL),--host $(URL),--stack $(STACK) --stage $(STAGE)) --users $(USERS) \
 	  --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --out $(LOADTEST_OUT) $(if $(LOADTEST_ARGS),-- $(LOADTEST_ARGS),)
 
+# Serving benchmark (docs/benchmarks.md): full-size random-weight DistilBERT built offline, the
+# real server on loopback, per-request PyTorch vs ONNX Runtime + dynamic batching; ~5 min on 2
+# CPUs. Writes bench/results.json (the cost model reads it). BENCH_ARGS="--duration 60 ..."
+BENCH_ARGS ?=
+bench: $(VENV)/.installed
+	$(PY) -m bench.serve_bench --out $(or $(BENCH_FILE),bench/results.json) $(BENCH_ARGS)

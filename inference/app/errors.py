@@ -37,7 +37,8 @@ ERROR_RESPONSES: dict[int | str, dict] = {
         413: "Body larger than MAX_BODY_BYTES.",
         415: "Unsupported content type.",
         422: "Valid JSON with the wrong shape, or text or batch outside the limits.",
-        503: "The model is not loaded yet; retry.",
+        429: "The queue is full (with OVERLOAD_STATUS=429); retry after Retry-After seconds.",
+        503: "The model is not loaded yet, or the queue is full; retry after Retry-After seconds.",
     }.items()
 }
 

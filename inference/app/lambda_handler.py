@@ -18,6 +18,8 @@ from .settings import Settings
 
 def create_handler(settings: Settings | None = None, **app_options: Any) -> Any:
     """A Mangum handler around a new app whose model is already loaded."""
+    # One request per execution environment: a batcher would only add a thread hop.
+    settings = (settings or Settings()).model_copy(update={"dynamic_batching": False})
     app = create_app(settings, load_on_startup=False, **app_options)
     app.state.service.load()
     # lifespan="off": the model is loaded above, once per execution environment, not per event.

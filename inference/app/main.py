@@ -25,7 +25,7 @@ from .middleware import RequestMiddleware, is_json
 from .observability import ServiceMetrics, logger
 from .sagemaker import parse_invocation
 from .schemas import BatchPredictRequest, BatchPredictResponse, HealthResponse, PredictRequest, PredictResponse
-from .service import Loader, ModelService, load_transformers
+from .service import Loader, ModelService, load_model
 from .settings import Settings
 
 _NOT_READY = {503: {"model": ErrorBody, "description": "The model is not loaded yet (or failed to load)."}}
@@ -43,7 +43,7 @@ _INVOCATIONS_BODY = {
 }
 
 
-def create_app(settings: Settings | None = None, *, loader: Loader = load_transformers,
+def create_app(settings: Settings | None = None, *, loader: Loader = load_model,
                load_on_startup: bool = True) -> FastAPI:
     """Build the app. With ``load_on_startup`` the model loads in a background thread when the
     server starts (/health answers 503 until it is ready); otherwise call ``app.state.service.load()``."""
@@ -56,7 +56,10 @@ def create_app(settings: Settings | None = None, *, loader: Loader = load_transf
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if load_on_startup:
             service.load_in_background()  # no-op if already loaded or loading
+        service.start()
         yield
+        # uvicorn has waited for in-flight requests: answer anything still queued, stop the worker.
+        service.stop()
 
     app = FastAPI(
         title="ML inference",
@@ -81,7 +84,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader = load_transf
     async def predict(request: Request, texts: Sequence[str]) -> list[PredictResponse]:
         request.state.batch_size = len(texts)
         request.state.texts = texts
-        predictions, milliseconds = await service.predict(texts)
+        predictions, milliseconds = await service.predict(texts, wait_disconnect=request.receive)
         version = service.model_version or ""
         metrics.observe_inference(request.scope["route"].path, len(texts), milliseconds, version)
         return [

@@ -33,7 +33,8 @@ def read_model_info(model_dir: Path, override_version: str | None = None) -> Mod
 
 def _content_version(model_dir: Path) -> str:
     digest = hashlib.sha256()
-    for file in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")) + [model_dir / "config.json"]:
+    weights = [*sorted(model_dir.glob("*.safetensors")), *sorted(model_dir.glob("*.bin")), *sorted(model_dir.glob("*.onnx"))]
+    for file in [*weights, model_dir / "config.json"]:
         if file.is_file():
             with file.open("rb") as f:
                 while chunk := f.read(1 << 20):

@@ -35,6 +35,19 @@ class ServiceMetrics:
         self.in_flight = Gauge("inference_requests_in_flight", "Requests being answered now.", registry=self.registry)
         self.model_info = Gauge("inference_model_info", "The loaded model (value is always 1).",
                                 ["model_version", "platform"], registry=self.registry)
+        self.forward_texts = Histogram("inference_forward_batch_texts", "Texts per forward pass of the batcher.",
+                                       buckets=_BATCH_BUCKETS, registry=self.registry)
+        self.forward_tokens = Histogram("inference_forward_padded_tokens", "Padded tokens per forward pass.",
+                                        buckets=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192),
+                                        registry=self.registry)
+        self.padding = Counter("inference_padding_tokens", "Pad tokens computed by forward passes (waste).",
+                               registry=self.registry)
+        self.forward_seconds = Histogram("inference_forward_seconds", "Duration of one forward pass.",
+                                         buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.queue_texts = Gauge("inference_queue_texts", "Texts accepted and not yet answered.",
+                                 registry=self.registry)
+        self.overloaded = Counter("inference_overloaded", "Requests refused at once because the queue was full.",
+                                  ["reason"], registry=self.registry)
         self._platform = settings.platform
         self._namespace = settings.metrics_namespace
         self._emf = settings.emf_metrics
@@ -48,6 +61,12 @@ class ServiceMetrics:
         self.model_load_seconds.set(seconds)
         self.model_info.labels(model_version, self._platform).set(1)
         self._emit("ModelLoadTime", MetricUnit.Milliseconds, seconds * 1000, model_version)
+
+    def observe_forward_pass(self, texts: int, tokens: int, padded_tokens: int, seconds: float) -> None:
+        self.forward_texts.observe(texts)
+        self.forward_tokens.observe(padded_tokens)
+        self.padding.inc(padded_tokens - tokens)
+        self.forward_seconds.observe(seconds)
 
     def observe_inference(self, endpoint: str, batch_size: int, milliseconds: float, model_version: str) -> None:
         self.batch_size.labels(endpoint).observe(batch_size)

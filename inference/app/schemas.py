@@ -20,7 +20,8 @@ class PredictResponse(BaseModel):
     sentiment: str = Field(description="The predicted label, from the model config's id2label.", examples=["POSITIVE"])
     confidence: float = Field(ge=0, le=1, description="Probability of that label.", examples=[0.98])
     model_version: str = Field(examples=["distilbert-base-uncased-finetuned-sst-2-english@<commit>"])
-    processing_time_ms: float = Field(ge=0, description="Tokenizing and forward pass for the request's batch.")
+    processing_time_ms: float = Field(ge=0, description="Model time for the request: the forward passes "
+                                      "that computed its texts (queue wait excluded).")
     truncated: bool = Field(description="True if the text was longer than the model's maximum tokens and was cut.")
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .classifier import Classifier, Prediction, TransformersClassifier
+from .backends import load_classifier
+from .batching import ClientGone, DynamicBatcher, Overloaded
+from .classifier import BatchableClassifier, Classifier, Prediction
 from .errors import ServiceError
 from .observability import ServiceMetrics, logger
 from .settings import Settings
@@ -17,17 +19,24 @@ Loader = Callable[[Settings], Classifier]
 WARM_UP_TEXT = "The service is warming up."
 
 
-def load_transformers(settings: Settings) -> Classifier:
-    return TransformersClassifier(settings.model_dir, model_version=settings.model_version,
-                                  max_tokens=settings.max_tokens, num_threads=settings.torch_num_threads)
+def load_model(settings: Settings) -> Classifier:
+    """The backend MODEL_DIR calls for: ONNX Runtime for an exported directory, else PyTorch."""
+    return load_classifier(settings)
+
+
+#: The old name of ``load_model`` (it now picks the backend from MODEL_DIR).
+load_transformers = load_model
 
 
 class ModelService:
-    def __init__(self, settings: Settings, metrics: ServiceMetrics, loader: Loader = load_transformers) -> None:
+    def __init__(self, settings: Settings, metrics: ServiceMetrics, loader: Loader = load_model) -> None:
         self.settings = settings
         self.metrics = metrics
         self._loader = loader
         self.classifier: Classifier | None = None
+        #: The dynamic batcher (server targets), or None: Lambda, DYNAMIC_BATCHING=false, or a
+        #: classifier without separate encode and forward steps.
+        self.batcher: DynamicBatcher | None = None
         self.load_error: str | None = None
         self._ready = threading.Event()
         self._load_started = threading.Lock()
@@ -61,9 +70,22 @@ class ModelService:
             raise
         seconds = time.perf_counter() - started
         self.classifier = classifier
+        if self.settings.batching and isinstance(classifier, BatchableClassifier):
+            settings = self.settings
+            self.batcher = DynamicBatcher(
+                classifier, max_texts=settings.batch_max_texts, max_tokens=settings.batch_max_tokens,
+                max_wait_s=settings.batch_max_wait_ms / 1000, padding_waste=settings.batch_padding_waste,
+                queue_max_texts=settings.queue_max_texts, queue_max_seconds=settings.queue_max_seconds,
+                observe_batch=self.metrics.observe_forward_pass)
+            self.batcher.start()
+            self.metrics.queue_texts.set_function(lambda batcher=self.batcher: batcher.queued_texts)
         self.metrics.observe_model_loaded(classifier.model_version, seconds)
         logger.info("model ready", extra={"model_version": classifier.model_version,
-                                          "model_load_seconds": round(seconds, 3)})
+                                          "model_load_seconds": round(seconds, 3),
+                                          "backend": getattr(classifier, "backend", type(classifier).__name__),
+                                          "precision": getattr(classifier, "precision", None),
+                                          "threads": getattr(classifier, "num_threads", None) or self.settings.threads,
+                                          "dynamic_batching": self.batcher is not None})
         if classifier.untrained:
             logger.warning("THIS MODEL IS UNTRAINED: random weights, its answers mean nothing. "
                            "Set MODEL_DIR to a trained model.", extra={"model_version": classifier.model_version})
@@ -83,12 +105,37 @@ class ModelService:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
-    async def predict(self, texts: Sequence[str]) -> tuple[list[Prediction], float]:
-        """Predictions for ``texts`` and the milliseconds spent tokenizing and in the forward pass."""
+    def start(self) -> None:
+        """Server start (lifespan): restart the batcher if a previous shutdown stopped it."""
+        if self.batcher is not None:
+            self.batcher.start()
+
+    def stop(self) -> None:
+        """Server shutdown (lifespan): answer what was accepted, then stop the batcher."""
+        if self.batcher is not None:
+            self.batcher.close()
+
+    async def predict(self, texts: Sequence[str], *,
+                      wait_disconnect: Callable[[], Awaitable[object]] | None = None) -> tuple[list[Prediction], float]:
+        """Predictions for ``texts`` and the milliseconds spent tokenizing and in the forward pass.
+
+        With the batcher, ``wait_disconnect`` (the request's ASGI receive) lets a request whose
+        client went away leave the queue.
+        """
         classifier = self.classifier
         if classifier is None or not self.ready:
             raise ServiceError(503, "model_not_ready", "the model is still loading; retry in a few seconds",
                                headers={"Retry-After": "5"})
+        if self.batcher is not None:
+            try:
+                return await self.batcher.submit(texts, wait_disconnect)
+            except Overloaded as exc:
+                self.metrics.overloaded.labels(exc.reason).inc()
+                status = self.settings.overload_status
+                raise ServiceError(status, "overloaded", "the server is at capacity; retry after the number of "
+                                   "seconds in the Retry-After header", headers={"Retry-After": str(exc.retry_after)})
+            except ClientGone:
+                raise ServiceError(499, "client_closed_request", "the client closed the connection") from None
 
         def run() -> tuple[list[Prediction], float]:
             started = time.perf_counter()

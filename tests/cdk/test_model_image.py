@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from ml_inference_cdk import ModelImage
 from ml_inference_cdk.constructs.model_image import (
     DEFAULT_MODEL_ID,
+    DOCKER_TARGETS,
     DEFAULT_MODEL_REVISION,
     packaged_inference_dir,
 )
@@ -47,6 +48,26 @@ def test_other_hub_model_defaults_to_main():
     image, [source] = images_for(model_id="org/my-model")
     assert source["dockerBuildArgs"]["MODEL_ID"] == "org/my-model"
     assert source["dockerBuildArgs"]["MODEL_REVISION"] == "main"
+
+
+def test_int8_precision_is_a_build_arg_and_part_of_the_version():
+    image, [source] = images_for(precision="int8")
+    assert source["dockerBuildArgs"]["PRECISION"] == "int8"
+    assert image.precision == "int8"
+    assert image.model_version == f"{DEFAULT_MODEL_ID}@{DEFAULT_MODEL_REVISION[:12]}+int8"
+
+
+def test_fp32_is_the_dockerfile_default_and_adds_no_build_arg():
+    image, [source] = images_for(precision="fp32")
+    assert "PRECISION" not in source["dockerBuildArgs"] and image.precision == "fp32"
+    assert "ARG PRECISION=fp32\n" in (packaged_inference_dir() / "Dockerfile").read_text()
+    _, [default] = images_for()
+    assert default["tag"] == source["tag"]
+
+
+def test_precision_works_with_a_local_model(tmp_path):
+    image, [source] = images_for(model_directory=str(_model_dir(tmp_path)), precision="int8")
+    assert source["dockerBuildArgs"] == {"MODEL_SOURCE": "local", "PRECISION": "int8"}
 
 
 def test_arm64_platform():
@@ -108,6 +129,16 @@ def test_assets_are_created_on_demand_and_reused():
     assert targets == ["lambda", "server"]
 
 
+def test_the_pytorch_reference_server_is_a_target_too():
+    app, stack = new_stack()
+    image = ModelImage(stack, "Image")
+    image.grant_pull(iam.Role(stack, "Puller", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com")),
+                     "server-pytorch")
+    assert image.node.try_find_child("ServerPytorchAsset") is not None
+    [source] = docker_images(app, stack)
+    assert source["dockerBuildTarget"] == "server-pytorch"
+
+
 def test_grant_pull_scopes_to_the_image_repository():
     app, stack = new_stack()
     image = ModelImage(stack, "Image")
@@ -122,9 +153,9 @@ def test_grant_pull_scopes_to_the_image_repository():
 
 def test_every_target_the_construct_knows_is_in_the_dockerfile():
     dockerfile = (packaged_inference_dir() / "Dockerfile").read_text()
-    for target in ("server", "lambda"):
+    for target in DOCKER_TARGETS:
         assert f" AS {target}\n" in dockerfile
-    for arg in ("MODEL_SOURCE", "MODEL_ID", "MODEL_REVISION"):
+    for arg in ("MODEL_SOURCE", "MODEL_ID", "MODEL_REVISION", "PRECISION"):
         assert f"ARG {arg}" in dockerfile
     assert "FROM scratch AS model-local" in dockerfile
 
@@ -136,8 +167,11 @@ def test_every_target_the_construct_knows_is_in_the_dockerfile():
         ({"model_revision": " "}, "model_revision must not be empty"),
         ({"platform": ecr_assets.Platform.custom("linux/386")}, "is not supported"),
         ({"build_args": {"MODEL_ID": "x"}}, "is set by ModelImage"),
+        ({"build_args": {"PRECISION": "int8"}}, "is set by ModelImage"),
+        ({"precision": "fp16"}, "precision 'fp16' is not supported"),
     ],
-    ids=["bad-model-id", "empty-revision", "unsupported-platform", "build-arg-override"],
+    ids=["bad-model-id", "empty-revision", "unsupported-platform", "build-arg-override", "precision-build-arg",
+         "unsupported-precision"],
 )
 def test_fails_when_props_are_invalid(props, message):
     app, stack = new_stack()

@@ -103,7 +103,11 @@ def test_labels_come_from_the_config_id2label(make_app, tmp_path, varied_texts):
     assert set(got) <= set(labels)
     assert len(set(got)) >= 2, "a random 3-label model should not give one label to 30 different texts"
     reference = pipeline("text-classification", model=str(model_dir), device="cpu")
-    assert got == [answer["label"] for answer in reference(texts)]
+    for label, scores in zip(got, reference(texts, top_k=None), strict=True):
+        first, second = sorted(scores, key=lambda score: -score["score"])[:2]
+        # Batching pads and groups texts, which moves probabilities by ~1e-7: a near-tie may go
+        # either way.
+        assert label == first["label"] or (first["score"] - second["score"] < 1e-4 and label == second["label"])
 
 
 # ---------------------------------------------------------------- bad input: a clear 4xx

@@ -66,7 +66,8 @@ def copy_sources() -> list[str]:
 
 def test_every_copied_file_exists_in_the_build_context():
     sources = copy_sources()
-    assert {"requirements.txt", "app/", "docker/serve", "docker/fetch_model.py", "__init__.py"} <= set(sources)
+    assert {"requirements.txt", "requirements-serve.txt", "app/", "docker/serve", "docker/fetch_model.py",
+            "__init__.py", "export.py"} <= set(sources)
     for source in sources:
         assert (INFERENCE / source).exists(), f"COPY {source}: no such file in inference/"
 
@@ -101,7 +102,7 @@ def test_dockerignore_keeps_what_the_dockerfile_copies_and_drops_the_rest():
 def test_the_build_interface_the_cdk_relies_on():
     text = DOCKERFILE.read_text()
     all_stages = stages()
-    assert {"model-local", "model-hub", "fetch", "model", "server", "lambda"} <= set(all_stages)
+    assert {"model-local", "model-hub", "fetch", "model", "export", "server", "lambda", "server-pytorch"} <= set(all_stages)
     assert re.search(r"^ARG MODEL_SOURCE=hub$", text, re.M), "MODEL_SOURCE defaults to hub, declared before any FROM"
     assert text.index("ARG MODEL_SOURCE") < text.index("FROM ")
     assert all_stages["model"][0] == ("FROM", "model-${MODEL_SOURCE} AS model")
@@ -111,11 +112,17 @@ def test_the_build_interface_the_cdk_relies_on():
     from ml_inference_cdk.constructs.model_image import DEFAULT_MODEL_REVISION
 
     assert ("ARG", f"MODEL_REVISION={DEFAULT_MODEL_REVISION}") in all_stages["fetch"]
-    for target in ("server", "lambda"):
+    for target in ("server", "lambda", "server-pytorch"):
         body = " ".join(f"{i} {a}" for i, a in all_stages[target])
         assert "MODEL_DIR=/opt/ml/model" in body
-        assert "COPY --from=model / /opt/ml/model/" in body
+        # server and lambda serve the exported ONNX model; server-pytorch the Hugging Face one.
+        source = "--from=model / " if target == "server-pytorch" else "--from=export /model-onnx/ "
+        assert f"COPY {source}/opt/ml/model/" in body
         assert "PLATFORM=" in body
+    # PRECISION is global (declared before any FROM) and reaches the export.
+    assert re.search(r"^ARG PRECISION=fp32$", text, re.M) and text.index("ARG PRECISION") < text.index("FROM ")
+    export = " ".join(f"{i} {a}" for i, a in all_stages["export"])
+    assert "ARG PRECISION" in export and 'python -m inference.export /model-hf /model-onnx --precision "$PRECISION"' in export
     assert all_stages["lambda"][0][1].startswith("public.ecr.aws/lambda/python:3.12 ")
     server = dict(all_stages["server"])
     assert server["EXPOSE"] == "8080"
@@ -128,18 +135,35 @@ def test_the_build_interface_the_cdk_relies_on():
     assert (INFERENCE.parent / (module.replace(".", "/") + ".py")).is_file() and attribute == "handler"
 
 
+def _requirements(name: str) -> list[str]:
+    return [line for line in (INFERENCE / name).read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
 def test_torch_comes_from_the_cpu_index_at_the_pinned_version():
-    requirements = [line for line in (INFERENCE / "requirements.txt").read_text().splitlines()
-                    if line.strip() and not line.startswith("#")]
+    requirements = _requirements("requirements.txt")
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.]*", line) for line in requirements), requirements
     assert "torch==2.13.0" in requirements
-    dependency_stages = [s for name, s in stages().items() if name.endswith("-deps")]
-    assert len(dependency_stages) == 2
-    for stage in dependency_stages:
-        runs = " ".join(args for instruction, args in stage if instruction == "RUN")
-        torch_install, rest = runs.split("&&")[1:3]
-        assert "--index-url https://download.pytorch.org/whl/cpu" in torch_install and "torch" in torch_install
-        assert "-r /tmp/requirements.txt" in rest and "index-url" not in rest
+    all_stages = stages()
+    runs = " ".join(args for instruction, args in all_stages["export-deps"] if instruction == "RUN")
+    torch_install, rest = runs.split("&&")[1:3]
+    assert '--index-url "$TORCH_INDEX"' in torch_install and "torch" in torch_install
+    assert ("ARG", "TORCH_INDEX=https://download.pytorch.org/whl/cpu") in all_stages["export-deps"]
+    assert "-r /tmp/requirements.txt" in rest and "index-url" not in rest
+
+
+def test_the_serving_stages_install_neither_torch_nor_transformers():
+    serve = _requirements("requirements-serve.txt")
+    everything = set(_requirements("requirements.txt"))
+    assert set(serve) <= everything, "requirements-serve.txt pins must equal requirements.txt's"
+    names = {line.split("==")[0].lower() for line in serve}
+    assert {"onnxruntime", "tokenizers", "fastapi", "uvicorn", "mangum"} <= names
+    assert not names & {"torch", "transformers", "onnx", "safetensors"}
+    for stage in ("server-deps", "lambda-deps"):
+        body = " ".join(f"{i} {a}" for i, a in stages()[stage])
+        assert "-r /tmp/requirements-serve.txt" in body and "torch" not in body
+    for target, deps in (("server", "server-deps"), ("lambda", "lambda-deps")):
+        copies = [a for i, a in stages()[target] if i == "COPY" and "--from=" in a]
+        assert {a.split()[0] for a in copies} == {f"--from={deps}", "--from=export"}, target
 
 
 def test_the_fetch_stage_pins_the_huggingface_hub_the_service_is_tested_with():

@@ -148,3 +148,14 @@ def test_the_cdk_warmup_event_reaches_health(lambda_module):
     status, _, body = invoke(lambda_module, warmup_event(), request_id="warmup")
     assert status == 200, body
     assert body["status"] == "ok"
+
+
+def test_the_handler_never_batches(lambda_module, settings, classifier):
+    """One request per execution environment: the batcher would only add a thread hop."""
+    assert lambda_module.handler.app.state.service.batcher is None
+    handler = lambda_module.create_handler(settings.model_copy(update={"platform": "fargate"}),
+                                           loader=lambda _: classifier)
+    assert handler.app.state.service.batcher is None
+    status, _, body = invoke(lambda_module, with_request(load_event("alb.json"), path="/predict/batch",
+                                                         body=b'{"texts": ["good", "bad"]}'))
+    assert status == 200 and len(body["predictions"]) == 2

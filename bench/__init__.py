@@ -1,0 +1,1 @@
+"""Serving benchmark: ``python -m bench.serve_bench`` (what ``make bench`` runs)."""

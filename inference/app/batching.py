@@ -1,0 +1,347 @@
+"""Dynamic batching with admission control, for the server targets (Fargate, EKS, SageMaker).
+
+Requests put their texts on one bounded queue; one worker thread takes what is queued (no fixed
+wait, unless ``max_wait_s`` is set), tokenizes it, and runs forward passes of at most
+``max_texts`` texts and ``max_tokens`` padded tokens. Each pass is built around the oldest
+waiting text (so nothing starves) plus the waiting texts closest to it in length (so padding,
+pure waste on a CPU, stays small); it pads only to its own longest text. Each caller gets its
+own results, in its own order, when its last text is done.
+
+When the queue is full (``queue_max_texts``, or ``queue_max_seconds`` of work at the recent
+rate, whichever comes first) a request is refused at once (``Overloaded``: the app answers 503 or 429
+with Retry-After) instead of waiting into a timeout; a request whose client went away is taken
+off the queue; every accepted request is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .classifier import BatchableClassifier, Encoding, Prediction
+from .observability import logger
+
+BatchObserver = Callable[[int, int, int, float], None]  # texts, real tokens, padded tokens, seconds
+
+
+class Overloaded(Exception):
+    """The queue is full (or the service is stopping): retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int, reason: str = "queue_full") -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.reason = reason
+
+
+class ClientGone(Exception):
+    """The client disconnected while its request waited; its texts were dropped."""
+
+
+class _Ticket:
+    """One request's texts: its future and the results gathered so far (worker thread only)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future, size: int) -> None:
+        self.loop = loop
+        self.future = future
+        self.probabilities: list[np.ndarray | None] = [None] * size
+        self.encodings: list[Encoding | None] = [None] * size
+        self.remaining = size
+        self.cancelled = False  # set by the event loop; read by the worker
+        self.started: float | None = None
+        self.finished = 0.0
+
+    def resolve(self, result: object = None, error: BaseException | None = None) -> None:
+        def settle() -> None:
+            if self.future.done():
+                return
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)
+
+        try:
+            self.loop.call_soon_threadsafe(settle)
+        except RuntimeError:
+            pass  # The loop is closed: nobody is waiting any more.
+
+
+@dataclass(eq=False)
+class _Item:
+    ticket: _Ticket
+    index: int
+    text: str
+    seq: int
+    arrived: float
+    encoding: Encoding | None = field(default=None)
+
+    @property
+    def length(self) -> int:
+        return len(self.encoding) if self.encoding is not None else 0
+
+
+class DynamicBatcher:
+    def __init__(self, classifier: BatchableClassifier, *, max_texts: int = 32, max_tokens: int = 2048,
+                 max_wait_s: float = 0.0, padding_waste: float = 0.1, queue_max_texts: int = 256,
+                 queue_max_seconds: float = 2.0, observe_batch: BatchObserver | None = None) -> None:
+        self.classifier = classifier
+        self.max_texts = max_texts
+        # A single text of the model's maximum length must always fit.
+        self.max_tokens = max(max_tokens, classifier.max_length)
+        self.max_wait_s = max_wait_s
+        self.padding_waste = padding_waste
+        self.queue_max_texts = queue_max_texts
+        self.queue_max_seconds = queue_max_seconds
+        self._observe_batch = observe_batch
+        self._cond = threading.Condition()
+        self._queue: deque[_Item] = deque()
+        self._queued_texts = 0  # accepted and not yet answered (queued, being tokenized or in a pass)
+        self._seq = itertools.count()
+        self._texts_per_s = 0.0  # recent throughput, for admission and Retry-After
+        self._recent_texts = 0.0  # decaying sums of texts and seconds: their ratio is the rate
+        self._recent_seconds = 0.0
+        self._last_finished = 0.0
+        self._backlog = False  # texts were waiting when the last pass finished
+        self._accepting = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        with self._cond:
+            self._accepting, self._stopping = True, False
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name="batcher", daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Refuse new requests, answer every accepted one, then stop the worker."""
+        with self._cond:
+            self._accepting = False
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def queued_texts(self) -> int:
+        return self._queued_texts
+
+    def retry_after(self) -> int:
+        """Seconds until the queue has likely drained: what Retry-After says."""
+        if self._texts_per_s <= 0:
+            return 1
+        return int(min(60, max(1, math.ceil(self._queued_texts / self._texts_per_s))))
+
+    def _over_capacity(self, texts: int) -> bool:
+        """Too many texts, or more than queue_max_seconds of work at the recent rate. Two full
+        passes are always taken: the rate is only an estimate (first passes, e.g. PyTorch's
+        first at each shape, are slow), and refusing a short queue helps nobody."""
+        if texts > self.queue_max_texts:
+            return True
+        if texts <= 2 * self.max_texts or self._texts_per_s <= 0:
+            return False
+        return 0 < self.queue_max_seconds < texts / self._texts_per_s
+
+    # ------------------------------------------------------------ event loop side
+
+    async def submit(self, texts: Sequence[str],
+                     wait_disconnect: Callable[[], Awaitable[object]] | None = None) -> tuple[list[Prediction], float]:
+        """Predictions for ``texts`` (in order) and the milliseconds of forward passes they took.
+
+        Raises ``Overloaded`` at once when the queue is full, and ``ClientGone`` when
+        ``wait_disconnect`` (an ASGI receive) reports that the client went away first.
+        """
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        ticket = _Ticket(loop, future, len(texts))
+        now = time.perf_counter()
+        with self._cond:
+            if not self._accepting:
+                raise Overloaded(5, "stopping")
+            # An empty queue takes any request, so a batch larger than the queue is never starved.
+            if self._queued_texts and self._over_capacity(self._queued_texts + len(texts)):
+                raise Overloaded(self.retry_after())
+            self._queued_texts += len(texts)
+            self._queue.extend(_Item(ticket, i, text, next(self._seq), now) for i, text in enumerate(texts))
+            self._cond.notify()
+        if wait_disconnect is None:
+            try:
+                return await future
+            except asyncio.CancelledError:
+                ticket.cancelled = True
+                raise
+        watcher = asyncio.ensure_future(_disconnected(wait_disconnect))
+        try:
+            await asyncio.wait((future, watcher), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            ticket.cancelled = True
+            raise
+        finally:
+            watcher.cancel()
+        if future.done():
+            return future.result()
+        ticket.cancelled = True
+        future.cancel()
+        raise ClientGone()
+
+    # ------------------------------------------------------------ worker thread
+
+    def _run(self) -> None:
+        pending: list[_Item] = []  # tokenized, in arrival order
+        while True:
+            with self._cond:
+                while not self._queue and not pending and not self._stopping:
+                    self._backlog = False  # idle time is no measure of the drain rate
+                    self._cond.wait()
+                if self._stopping and not self._queue and not pending:
+                    return
+                new = list(self._queue)
+                self._queue.clear()
+            try:
+                pending.extend(self._tokenize(new))
+                pending = self._drop_cancelled(pending)
+                if not pending:
+                    continue
+                wait = self._wait_for_more(pending)
+                if wait > 0:
+                    self._backlog = False
+                    with self._cond:
+                        if not self._queue and not self._stopping:
+                            self._cond.wait(wait)
+                    continue
+                batch = self._select(pending)
+                chosen = set(map(id, batch))
+                pending = [item for item in pending if id(item) not in chosen]
+                self._forward(batch)
+                self._backlog = bool(pending) or bool(self._queue)
+            except Exception as exc:  # A bug here must not leave callers waiting forever.
+                logger.exception("batcher error")
+                failed = {id(item): item for item in pending}
+                failed.update((id(item), item) for item in new if not item.ticket.cancelled)
+                pending = []
+                self._fail(list(failed.values()), exc)
+
+    def _tokenize(self, items: list[_Item]) -> list[_Item]:
+        live = [item for item in items if not item.ticket.cancelled]
+        self._release(len(items) - len(live))
+        if not live:
+            return []
+        try:
+            encodings = self.classifier.encode([item.text for item in live])
+        except Exception as exc:
+            logger.exception("tokenizing failed")
+            self._fail(live, exc)
+            return []
+        for item, encoding in zip(live, encodings, strict=True):
+            item.encoding = encoding
+        return live
+
+    def _drop_cancelled(self, pending: list[_Item]) -> list[_Item]:
+        live = [item for item in pending if not item.ticket.cancelled]
+        self._release(len(pending) - len(live))
+        return live
+
+    def _wait_for_more(self, pending: list[_Item]) -> float:
+        """Seconds to wait for more texts before a pass that is not full (only with max_wait_s)."""
+        if self.max_wait_s <= 0 or len(pending) >= self.max_texts or self._stopping:
+            return 0.0
+        return pending[0].arrived + self.max_wait_s - time.perf_counter()
+
+    def _select(self, pending: list[_Item]) -> list[_Item]:
+        """The next pass: the oldest text, then those of the 2 x max_texts oldest waiting texts
+        nearest to it in length, while the pass stays within max_texts, max_tokens and the
+        padding-waste bound."""
+        anchor = pending[0]
+        batch, longest, real = [anchor], anchor.length, anchor.length
+        # Only the oldest texts are candidates: picking by length from the whole queue lets new
+        # texts overtake old ones again and again, and a full queue then waits several times
+        # what its size says (queue_max_seconds would mean nothing).
+        window = pending[1: 1 + 2 * self.max_texts]
+        candidates = sorted(window, key=lambda item: (abs(item.length - anchor.length), item.seq))
+        for item in candidates:
+            if len(batch) >= self.max_texts:
+                break
+            new_longest = max(longest, item.length)
+            padded = new_longest * (len(batch) + 1)
+            new_real = real + item.length
+            if padded > self.max_tokens or padded - new_real > self.padding_waste * new_real:
+                continue
+            batch.append(item)
+            longest, real = new_longest, new_real
+        return batch
+
+    def _forward(self, batch: list[_Item]) -> None:
+        started = time.perf_counter()
+        for item in batch:
+            if item.ticket.started is None:
+                item.ticket.started = started
+        try:
+            probabilities = self.classifier.forward([item.encoding.ids for item in batch])  # type: ignore[union-attr]
+        except Exception as exc:
+            logger.exception("forward pass failed", extra={"batch_texts": len(batch)})
+            self._fail(batch, exc)
+            return
+        finished = time.perf_counter()
+        seconds = finished - started
+        # With texts waiting since the previous pass, the whole interval counts: the rate then
+        # includes tokenizing and whatever else took the CPUs, as the queue really drains.
+        interval = finished - self._last_finished if self._backlog else seconds
+        self._last_finished = finished
+        # A ratio of decaying sums, not an average of per-pass rates (which short passes inflate).
+        self._recent_texts = 0.9 * self._recent_texts + len(batch)
+        self._recent_seconds = 0.9 * self._recent_seconds + max(interval, 1e-6)
+        self._texts_per_s = self._recent_texts / self._recent_seconds
+        if self._observe_batch is not None:
+            longest = max(item.length for item in batch)
+            self._observe_batch(len(batch), sum(item.length for item in batch), longest * len(batch), seconds)
+        done: list[_Ticket] = []
+        for item, row in zip(batch, probabilities, strict=True):
+            ticket = item.ticket
+            ticket.probabilities[item.index] = row
+            ticket.encodings[item.index] = item.encoding
+            ticket.remaining -= 1
+            ticket.finished = finished
+            if ticket.remaining == 0:
+                done.append(ticket)
+        self._release(len(batch))
+        for ticket in done:
+            if ticket.cancelled:
+                continue
+            try:
+                predictions = self.classifier.to_predictions(np.stack(ticket.probabilities),  # type: ignore[arg-type]
+                                                             ticket.encodings)  # type: ignore[arg-type]
+            except Exception as exc:
+                ticket.resolve(error=exc)
+                continue
+            ticket.resolve((predictions, (ticket.finished - (ticket.started or finished)) * 1000))
+
+    def _fail(self, items: list[_Item], error: BaseException) -> None:
+        tickets = {id(item.ticket): item.ticket for item in items}
+        # Every other text of a failed request is dropped with it.
+        for ticket in tickets.values():
+            ticket.cancelled = True
+            ticket.resolve(error=error)
+        self._release(len(items))
+
+    def _release(self, count: int) -> None:
+        if count:
+            with self._cond:
+                self._queued_texts -= count
+
+
+async def _disconnected(receive: Callable[[], Awaitable[object]]) -> None:
+    """Returns when the ASGI connection reports http.disconnect (after the body was read)."""
+    while True:
+        message = await receive()
+        if isinstance(message, dict) and message.get("type") == "http.disconnect":
+            return

@@ -1,0 +1,355 @@
+"""Dynamic batching and admission control: each caller gets its own answers in its order, passes
+respect the token budget and batch size and pad only to their longest text, a full queue is
+refused at once with Retry-After, /health stays fast, and no accepted request is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+
+import httpx
+import numpy as np
+import pytest
+
+from inference.app.batching import ClientGone, DynamicBatcher, Overloaded
+from inference.app.classifier import Encoding, _EncodeForwardClassifier
+
+WARM_UP = "The service is warming up."
+
+
+class FakeClassifier(_EncodeForwardClassifier):
+    """One token per word; probabilities a function of a text's own tokens only, so any batching
+    must give the same answers. Records every forward pass; ``hold()`` blocks them."""
+
+    backend = "fake"
+    model_version = "fake-1"
+    untrained = False
+    max_length = 64
+    labels = ["NEGATIVE", "POSITIVE"]
+
+    def __init__(self) -> None:
+        self.passes: list[list[int]] = []  # the token count of each text of each pass
+        self.shapes: list[tuple[int, int]] = []  # (texts, padded length) each pass computed
+        self.entered = threading.Event()
+        self._gate = threading.Event()
+        self._gate.set()
+
+    def hold(self) -> None:
+        self.entered.clear()
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
+
+    def encode(self, texts: Sequence[str]) -> list[Encoding]:
+        result = []
+        for text in texts:
+            words = [zlib.crc32(w.encode()) % 1000 + 5 for w in text.split()]
+            ids = [1, *words[: self.max_length - 2], 2]
+            result.append(Encoding(ids=ids, truncated=len(words) > self.max_length - 2))
+        return result
+
+    def forward(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
+        self.entered.set()
+        assert self._gate.wait(10)
+        self.passes.append([len(ids) for ids in batch])
+        self.shapes.append((len(batch), max(len(ids) for ids in batch)))
+        positive = np.array([(sum(ids) % 89) / 89 for ids in batch])
+        return np.stack([1 - positive, positive], axis=1)
+
+
+def words(n: int, seed: int = 0) -> str:
+    return " ".join(f"w{(seed * 31 + k * 7) % 50}" for k in range(n))
+
+
+async def gather_submits(batcher: DynamicBatcher, requests: list[list[str]]):
+    return await asyncio.gather(*(batcher.submit(texts) for texts in requests))
+
+
+def test_each_caller_gets_its_own_answers_in_order_and_equal_to_unbatched():
+    fake = FakeClassifier()
+    batcher = DynamicBatcher(fake, max_texts=8, max_tokens=256, padding_waste=10)
+    batcher.start()
+    requests = [[words(3 + (i * 5 + j) % 20, seed=i * 10 + j) for j in range(1 + i % 6)] for i in range(40)]
+    fake.hold()  # let the queue fill up so passes mix requests
+
+    async def scenario():
+        task = asyncio.ensure_future(gather_submits(batcher, requests))
+        await asyncio.sleep(0.05)
+        fake.release()
+        return await task
+
+    results = asyncio.run(scenario())
+    batcher.close()
+    for texts, (predictions, milliseconds) in zip(requests, results, strict=True):
+        assert predictions == fake.predict(texts)  # unbatched, one forward per length group
+        assert milliseconds >= 0
+    assert max(len(p) for p in fake.passes) > 1, "texts of different requests should share passes"
+    assert batcher.queued_texts == 0
+
+
+def test_passes_respect_the_batch_size_the_token_budget_and_pad_only_to_their_longest():
+    fake = FakeClassifier()
+    batcher = DynamicBatcher(fake, max_texts=5, max_tokens=100, padding_waste=10)
+    batcher.start()
+    requests = [[words(2 + (i * 13) % 40, seed=i)] for i in range(60)]
+    fake.hold()
+
+    async def scenario():
+        task = asyncio.ensure_future(gather_submits(batcher, requests))
+        await asyncio.sleep(0.05)
+        fake.release()
+        await task
+
+    asyncio.run(scenario())
+    batcher.close()
+    assert sum(len(p) for p in fake.passes) == 60
+    for lengths, (texts, padded) in zip(fake.passes, fake.shapes, strict=True):
+        assert texts <= 5
+        assert padded == max(lengths)  # padded to the longest in the pass, never to max_length
+        assert texts * padded <= 100 or texts == 1
+
+
+def test_similar_lengths_are_grouped_and_the_oldest_text_goes_first():
+    fake = FakeClassifier()
+    batcher = DynamicBatcher(fake, max_texts=8, max_tokens=1024, padding_waste=0.25)
+    batcher.start()
+    fake.hold()
+
+    async def scenario():
+        blocker = asyncio.ensure_future(batcher.submit([words(30)]))
+        while not fake.entered.is_set():
+            await asyncio.sleep(0.005)
+        # Queued while a pass runs: short, long, short, long, short.
+        queued = [asyncio.ensure_future(batcher.submit([words(n, seed=i)])) for i, n in enumerate([3, 40, 4, 41, 3])]
+        await asyncio.sleep(0.05)
+        fake.release()
+        await asyncio.gather(blocker, *queued)
+
+    asyncio.run(scenario())
+    batcher.close()
+    assert fake.passes[0] == [32]
+    # The oldest waiting text (3 words) leads the next pass, with the other short ones only.
+    assert sorted(fake.passes[1]) == [5, 5, 6] and sorted(fake.passes[2]) == [42, 43]
+
+
+def test_optional_max_wait_collects_a_fuller_batch():
+    fake = FakeClassifier()
+    batcher = DynamicBatcher(fake, max_texts=4, max_tokens=1024, max_wait_s=0.2, padding_waste=10)
+    batcher.start()
+
+    async def scenario():
+        first = asyncio.ensure_future(batcher.submit([words(5)]))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(batcher.submit([words(6)]))
+        await asyncio.gather(first, second)
+
+    asyncio.run(scenario())
+    batcher.close()
+    assert fake.passes == [[7, 8]]
+
+
+def test_a_full_queue_is_refused_at_once_and_every_accepted_text_is_answered():
+    fake = FakeClassifier()
+    batcher = DynamicBatcher(fake, max_texts=8, max_tokens=1024, queue_max_texts=4)
+    batcher.start()
+    fake.hold()
+
+    async def scenario():
+        running = asyncio.ensure_future(batcher.submit([words(5)]))
+        while not fake.entered.is_set():
+            await asyncio.sleep(0.005)
+        queued = asyncio.ensure_future(batcher.submit([words(3), words(4), words(6)]))  # 4 texts: full
+        await asyncio.sleep(0.01)
+        started = time.perf_counter()
+        with pytest.raises(Overloaded) as refused:
+            await batcher.submit([words(2)])
+        assert time.perf_counter() - started < 0.05 and refused.value.retry_after >= 1
+        fake.release()
+        answers = await asyncio.gather(running, queued)
+        assert [len(predictions) for predictions, _ in answers] == [1, 3]
+        # Drained: an empty queue takes even a request larger than the queue.
+        big, _ = await batcher.submit([words(2, seed=i) for i in range(6)])
+        assert len(big) == 6
+
+    asyncio.run(scenario())
+    batcher.close()
+    assert batcher.queued_texts == 0
+
+
+def test_the_queue_also_refuses_more_work_than_queue_max_seconds():
+    fake = FakeClassifier()
+    batcher = DynamicBatcher(fake, max_texts=4, queue_max_texts=1000, queue_max_seconds=1.0)
+    batcher.start()
+    fake.hold()
+
+    async def scenario():
+        running = asyncio.ensure_future(batcher.submit([words(5)]))
+        while not fake.entered.is_set():
+            await asyncio.sleep(0.005)
+        batcher._texts_per_s = 5.0  # as measured: 5 texts per second
+        queued = asyncio.ensure_future(batcher.submit([words(3)] * 3))  # 4 texts: 0.8 s of work
+        await asyncio.sleep(0.01)
+        # 2 passes (8 texts) are always taken, even if they are 1.6 s of work...
+        more = asyncio.ensure_future(batcher.submit([words(4)] * 4))
+        await asyncio.sleep(0.01)
+        # ...beyond, the seconds bound refuses: 9 texts would be 1.8 s.
+        with pytest.raises(Overloaded) as refused:
+            await batcher.submit([words(2)])
+        assert refused.value.retry_after == 2
+        fake.release()
+        await asyncio.gather(running, queued, more)
+
+    asyncio.run(scenario())
+    batcher.close()
+
+
+def test_a_request_whose_client_went_away_leaves_the_queue():
+    fake = FakeClassifier()
+    batcher = DynamicBatcher(fake, max_texts=8, max_tokens=1024)
+    batcher.start()
+    fake.hold()
+
+    async def scenario():
+        running = asyncio.ensure_future(batcher.submit([words(5)]))
+        while not fake.entered.is_set():
+            await asyncio.sleep(0.005)
+
+        async def receive():  # what uvicorn says once the client has closed the connection
+            await asyncio.sleep(0.02)
+            return {"type": "http.disconnect"}
+
+        with pytest.raises(ClientGone):
+            await batcher.submit([words(9), words(11)], receive)
+        fake.release()
+        await running
+
+    asyncio.run(scenario())
+    batcher.close()
+    assert fake.passes == [[7]], "the abandoned texts must never reach a forward pass"
+    assert batcher.queued_texts == 0
+
+
+def test_close_answers_what_was_accepted_then_refuses():
+    fake = FakeClassifier()
+    batcher = DynamicBatcher(fake)
+    batcher.start()
+    fake.hold()
+
+    async def scenario():
+        pending = [asyncio.ensure_future(batcher.submit([words(4, seed=i)])) for i in range(5)]
+        await asyncio.sleep(0.02)
+        closing = asyncio.get_running_loop().run_in_executor(None, batcher.close)
+        await asyncio.sleep(0.02)
+        fake.release()
+        await closing
+        assert [len(predictions) for predictions, _ in await asyncio.gather(*pending)] == [1] * 5
+        with pytest.raises(Overloaded):
+            await batcher.submit(["late"])
+
+    asyncio.run(scenario())
+
+
+def test_forward_errors_reach_every_caller_of_the_pass():
+    fake = FakeClassifier()
+    fake.forward = lambda batch: (_ for _ in ()).throw(RuntimeError("boom"))  # type: ignore[method-assign]
+    batcher = DynamicBatcher(fake)
+    batcher.start()
+
+    async def scenario():
+        with pytest.raises(RuntimeError, match="boom"):
+            await batcher.submit(["a b c"])
+
+    asyncio.run(scenario())
+    batcher.close()
+    assert batcher.queued_texts == 0
+
+
+# ---------------------------------------------------------------- through the app
+
+
+def test_overload_answers_503_with_retry_after_and_health_stays_fast(make_app):
+    fake = FakeClassifier()
+    app = make_app(fake, queue_max_texts=3)
+    assert app.state.service.batcher is not None
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=10) as client:
+            fake.hold()
+            running = asyncio.ensure_future(client.post("/predict", json={"text": "first one"}))
+            while not fake.entered.is_set():
+                await asyncio.sleep(0.005)
+            queued = asyncio.ensure_future(client.post("/predict/batch", json={"texts": ["two", "three"]}))
+            while app.state.service.batcher.queued_texts < 3:
+                await asyncio.sleep(0.005)
+            started = time.perf_counter()
+            refused = await client.post("/predict", json={"text": "one too many"})
+            health = await client.get("/health")
+            ping = await client.get("/ping")
+            elapsed = time.perf_counter() - started
+            fake.release()
+            answers = await asyncio.gather(running, queued)
+            metrics = (await client.get("/metrics")).text
+            return refused, health, ping, elapsed, answers, metrics
+
+    refused, health, ping, elapsed, answers, metrics = asyncio.run(scenario())
+    assert refused.status_code == 503 and refused.json()["error"] == "overloaded"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert health.status_code == 200 and ping.status_code == 200 and elapsed < 0.5
+    assert [a.status_code for a in answers] == [200, 200]
+    assert len(answers[1].json()["predictions"]) == 2
+    assert 'inference_overloaded_total{reason="queue_full"} 1.0' in metrics
+    assert "inference_forward_batch_texts_count" in metrics and "inference_queue_texts 0.0" in metrics
+
+
+def test_overload_status_can_be_429(make_app):
+    fake = FakeClassifier()
+    app = make_app(fake, queue_max_texts=1, overload_status=429)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=10) as client:
+            fake.hold()
+            running = asyncio.ensure_future(client.post("/predict", json={"text": "first"}))
+            while not fake.entered.is_set():
+                await asyncio.sleep(0.005)
+            refused = await client.post("/invocations", json={"inputs": "second"})
+            fake.release()
+            return refused, await running
+
+    refused, running = asyncio.run(scenario())
+    assert refused.status_code == 429 and "retry-after" in refused.headers
+    assert running.status_code == 200
+
+
+def test_batched_app_answers_equal_the_model_alone(make_app, classifier, varied_texts):
+    """The real (tiny) model: concurrent requests through the batcher give each text the answer
+    the model gives it alone."""
+    app = make_app()
+    assert app.state.service.batcher is not None
+    texts = varied_texts(30)
+    expected = [classifier.predict([text])[0] for text in texts]
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=30) as client:
+            singles = [client.post("/predict", json={"text": text}) for text in texts[:20]]
+            batch = client.post("/predict/batch", json={"texts": texts[20:]})
+            return await asyncio.gather(*singles, batch)
+
+    *singles, batch = asyncio.run(scenario())
+    answers = [r.json() for r in singles] + batch.json()["predictions"]
+    for answer, want in zip(answers, expected, strict=True):
+        assert answer["sentiment"] == want.label
+        assert answer["confidence"] == pytest.approx(want.confidence, abs=1e-5)
+
+
+def test_the_lambda_platform_and_the_switch_bypass_batching(make_app):
+    assert make_app(platform="lambda").state.service.batcher is None
+    assert make_app(dynamic_batching=False).state.service.batcher is None
+    assert make_app(platform="fargate").state.service.batcher is not None
+    assert make_app(platform="lambda", dynamic_batching=True).state.service.batcher is not None
