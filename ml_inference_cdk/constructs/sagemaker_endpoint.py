@@ -208,6 +208,12 @@ class ModelData:
     `from_s3_archive(bucket, key)` (a model.tar.gz), `from_s3_prefix(bucket, prefix)` (uncompressed
     files under a prefix) or `from_directory(path)` (a local directory, packed into a
     reproducible model.tar.gz and uploaded as an asset).
+
+    The `server` image serves ONNX Runtime and carries no torch: the artifacts must be a
+    directory exported with `python -m inference.export HF_DIR OUT_DIR [--int8]` (it holds
+    model.onnx, the tokenizer and the labels). `from_directory` checks that; S3 artifacts are
+    not visible at synth, so export them the same way. (To bake a Hugging Face directory into
+    the image instead, use `ModelImage(model_directory=...)`: the image build exports it.)
     """
 
     def __init__(self, *, bucket: Optional[s3.IBucket], key: str, compressed: bool, directory: Optional[Path]) -> None:
@@ -233,8 +239,13 @@ class ModelData:
         directory = Path(path).resolve()
         if not (directory / "config.json").is_file():
             raise ValueError(
-                f"model directory {path!r} has no config.json: pass a directory saved with "
-                "save_pretrained (the output of training/)"
+                f"model directory {path!r} has no config.json: pass a model directory exported with "
+                "`python -m inference.export HF_DIR OUT_DIR`"
+            )
+        if not (directory / "model.onnx").is_file():
+            raise ValueError(
+                f"model directory {path!r} has no model.onnx: the server image serves ONNX Runtime only; "
+                f"export it first with `python -m inference.export {path} OUT_DIR` and pass OUT_DIR"
             )
         return cls(bucket=None, key="", compressed=True, directory=directory)
 

@@ -509,6 +509,7 @@ def test_model_data_from_a_directory_is_a_reproducible_archive(tmp_path):
     model = tmp_path / "model"
     (model / "sub").mkdir(parents=True)
     (model / "config.json").write_text('{"id2label": {"0": "NEGATIVE", "1": "POSITIVE"}}')
+    (model / "model.onnx").write_bytes(b"onnx")
     (model / "sub" / "vocab.txt").write_text("[PAD]\nhello\n")
     first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
     write_model_archive(model, first)
@@ -516,7 +517,7 @@ def test_model_data_from_a_directory_is_a_reproducible_archive(tmp_path):
     write_model_archive(model, second)
     assert first.read_bytes() == second.read_bytes()
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(first.read_bytes()))) as tar:
-        assert sorted(tar.getnames()) == ["config.json", "sub/vocab.txt"]
+        assert sorted(tar.getnames()) == ["config.json", "model.onnx", "sub/vocab.txt"]
 
     app = cdk.App(outdir=str(tmp_path / "out"))
     stack = cdk.Stack(app, "Test", env=REGION)
@@ -664,6 +665,9 @@ def test_fails_when_model_data_is_malformed(tmp_path):
         ModelData.from_s3_prefix(bucket, "models")
     with pytest.raises(ValueError, match="no config.json"):
         ModelData.from_directory(str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")  # a Hugging Face directory, not exported
+    with pytest.raises(ValueError, match="no model.onnx.*inference.export"):
+        ModelData.from_directory(str(tmp_path))
 
 
 def test_fails_when_batch_transform_instance_type_is_invalid(real_time):
@@ -720,6 +724,7 @@ def test_endpoint_is_nag_clean_in_any_app(tmp_path, build_endpoint):
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
+    (model / "model.onnx").write_bytes(b"onnx")
     app = cdk.App(outdir=str(tmp_path / "out"))
     stack = cdk.Stack(app, "Consumer", env=REGION)
     build_endpoint(stack, model)
