@@ -15,7 +15,7 @@ TORCH_VERSION := $(shell sed -n 's/^torch==//p' inference/requirements.txt)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help setup synth test diff deploy destroy serve lint-templates checkov clean cost recommend cost-plot loadtest bench
+.PHONY: help setup synth test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench
 
 help:
 	@echo "make synth [STAGE=dev|staging|prod]   set up, then synthesize every stack of STAGE into cdk.out"
@@ -26,7 +26,7 @@ help:
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt inference/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt inference/requirements.txt training/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip setuptools wheel
 	$(PIP) install --quiet --retries 0 --extra-index-url $(TORCH_INDEX) "torch==$(TORCH_VERSION)"
@@ -71,6 +71,16 @@ checkov: synth $(CHECKOV_VENV)/.installed
 
 clean:
 	rm -rf cdk.out .pytest_cache build dist *.egg-info
+
+# Fine-tuning (training/README.md). train-smoke: a tiny random model on generated data, offline,
+# then one prediction from it through the inference service; about 5-20 s on 2 CPUs.
+train-smoke: $(VENV)/.installed
+	$(PY) -m training.smoke
+
+# make train TRAIN_ARGS="--train-file reviews.csv --output-dir model/" (IMDb by default; needs internet)
+TRAIN_ARGS ?= --output-dir model-trained
+train: $(VENV)/.installed
+	$(PY) training/train.py $(TRAIN_ARGS)
 
 # Decision support (docs/cost-model.md, docs/load-testing.md).
 # make cost COST_ARGS="--requests-per-day 50000 --shape business-hours"; uses bench/results.json when it exists.
