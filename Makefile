@@ -23,6 +23,10 @@ help:
 	@echo "make diff [STAGE=...]                 cdk diff against the deployed stacks (needs AWS credentials)"
 	@echo "make deploy STACK=MlInference-Lambda  deploy one stack (needs AWS credentials, a bootstrapped account, Docker)"
 	@echo "make serve [MODEL_DIR=...]            run the inference service locally on port 8080"
+	@echo "make bench                            serving benchmark (PyTorch vs ONNX + batching), writes bench/results.json"
+	@echo "make train-smoke | make train TRAIN_ARGS=...   fine-tune (training/README.md)"
+	@echo "make cost|recommend COST_ARGS=...     cost and capacity model (docs/cost-model.md)"
+	@echo "make loadtest URL=... | STACK=... STAGE=...    Locust load test of a deployed stack"
 
 setup: $(VENV)/.installed node_modules/.installed
 
