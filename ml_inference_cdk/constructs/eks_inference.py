@@ -9,7 +9,6 @@ from typing import Any, Optional
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
@@ -19,7 +18,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from . import _eks_manifests as k8s
-from ._alarms import encrypted_alarm_topic
+from ._alarms import encrypted_alarm_topic, notify_on_state_changes
 from .model_image import ModelImage
 from .network import SharedNetwork
 
@@ -508,10 +507,7 @@ class EksInference(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         }
-        action = cloudwatch_actions.SnsAction(self.topic)
-        for alarm in alarms.values():
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
+        notify_on_state_changes(self.topic, alarms.values())
         return alarms
 
 

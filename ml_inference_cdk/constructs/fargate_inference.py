@@ -8,7 +8,6 @@ from typing import Any, Optional
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -17,7 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ._alarms import encrypted_alarm_topic
+from ._alarms import encrypted_alarm_topic, notify_on_state_changes
 from ._checks import skip_checkov
 from .model_image import ModelImage
 from .network import SharedNetwork
@@ -461,10 +460,7 @@ class FargateInference(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
             ),
         }
-        action = cloudwatch_actions.SnsAction(self.topic)
-        for alarm in alarms.values():
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
+        notify_on_state_changes(self.topic, alarms.values())
         return alarms
 
 

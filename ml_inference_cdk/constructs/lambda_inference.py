@@ -13,7 +13,6 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as apigwv2_authorizers
 from aws_cdk import aws_apigatewayv2_integrations as apigwv2_integrations
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -24,7 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ._alarms import encrypted_alarm_topic
+from ._alarms import encrypted_alarm_topic, notify_on_state_changes
 from .model_image import ModelImage
 from .network import SharedNetwork
 
@@ -395,10 +394,7 @@ class LambdaInference(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         }
-        action = cloudwatch_actions.SnsAction(self.topic)
-        for alarm in alarms.values():
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
+        notify_on_state_changes(self.topic, alarms.values())
         return alarms
 
 

@@ -43,7 +43,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from ._alarms import encrypted_alarm_topic
+from ._alarms import encrypted_alarm_topic, notify_on_state_changes
 from ._checks import iam5_resource_finding, skip_checkov
 from .model_image import ModelImage
 from .network import SharedNetwork
@@ -913,10 +913,7 @@ class SageMakerEndpoint(Construct):
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             )
-        action = cloudwatch_actions.SnsAction(self.topic)
-        for item in alarms.values():
-            item.add_alarm_action(action)
-            item.add_ok_action(action)
+        notify_on_state_changes(self.topic, alarms.values())
         return alarms
 
     def _autoscaling(self, options: Any) -> Optional[appscaling.ScalableTarget]:
