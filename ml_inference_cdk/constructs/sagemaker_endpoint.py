@@ -55,6 +55,17 @@ BATCH_CONTENT_TYPE = "text/plain"
 #: What async endpoints raise the service's request limits to (large payloads are their point).
 ASYNC_ENVIRONMENT: Mapping[str, str] = {"MAX_BATCH_SIZE": "1024", "MAX_BODY_BYTES": str(16 * 1024 * 1024)}
 
+
+def async_environment(max_concurrent_invocations: int) -> dict[str, str]:
+    """The container settings of an async endpoint: `ASYNC_ENVIRONMENT`, and a batcher queue that
+    holds every request SageMaker may send at once. SageMaker already queues (and bounds) the
+    work, so the container must never refuse what it was sent: a refusal would fail the request."""
+    return {
+        **ASYNC_ENVIRONMENT,
+        "QUEUE_MAX_TEXTS": str(max_concurrent_invocations * int(ASYNC_ENVIRONMENT["MAX_BATCH_SIZE"])),
+        "QUEUE_MAX_SECONDS": "0",
+    }
+
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 # Instance families whose volumes are NVMe instance storage: SageMaker rejects a KmsKeyId for them
 # (the storage is encrypted by the hardware).
@@ -355,7 +366,8 @@ class SageMakerEndpoint(Construct):
         :param model_data: model artifacts for /opt/ml/model. Default: none, the model baked
             into the image.
         :param environment: extra container environment (the service's settings). Default:
-            none; async mode adds `ASYNC_ENVIRONMENT` (larger batch and body limits).
+            none; async mode adds `async_environment(...)` (larger batch and body limits, and a
+            queue that never refuses what SageMaker sends).
         :param network_isolation: no network access from the container. Default: true where
             SageMaker allows it (real-time, async); serverless does not support it.
         :param encryption_key: KMS key for the endpoint's storage volume, the data bucket and
@@ -422,7 +434,10 @@ class SageMakerEndpoint(Construct):
         isolation = network_isolation if network_isolation is not None else mode is not EndpointMode.SERVERLESS
         vpc_config = self._vpc_config(network, vpc)
 
-        env = {"PLATFORM": "sagemaker", **(ASYNC_ENVIRONMENT if mode is EndpointMode.ASYNC else {}), **(environment or {})}
+        mode_env = (
+            async_environment(options.max_concurrent_invocations_per_instance) if isinstance(options, AsyncOptions) else {}
+        )
+        env = {"PLATFORM": "sagemaker", **mode_env, **(environment or {})}
         container: dict[str, Any] = {"image": image.image_uri("server"), "environment": env}
         if model_data is not None:
             uri, _, _ = model_data._bind(self, self.role)

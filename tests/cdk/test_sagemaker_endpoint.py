@@ -21,7 +21,7 @@ from constructs import Construct
 
 from ml_inference_cdk import ModelImage, SharedNetwork
 from ml_inference_cdk.constructs.sagemaker_endpoint import (
-    ASYNC_ENVIRONMENT,
+    async_environment,
     AsyncOptions,
     EndpointMode,
     ModelData,
@@ -391,7 +391,7 @@ def test_async_config(async_endpoint):
             "KmsKeyId": Match.any_value(),
         },
     )
-    template.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": Match.object_like({"Environment": Match.object_like(dict(ASYNC_ENVIRONMENT))})})
+    template.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": Match.object_like({"Environment": Match.object_like({**async_environment(4), "QUEUE_MAX_TEXTS": "4096", "QUEUE_MAX_SECONDS": "0"})})})
     for topic in (endpoint.success_topic, endpoint.error_topic):
         template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [logical_id(endpoint.key), "Arn"]}})
         template.has_resource_properties(

@@ -13,7 +13,9 @@ import json
 import pytest
 
 from inference.app.settings import Settings
-from ml_inference_cdk.constructs.sagemaker_endpoint import ASYNC_ENVIRONMENT, BATCH_CONTENT_TYPE
+from ml_inference_cdk.constructs.sagemaker_endpoint import BATCH_CONTENT_TYPE, async_environment
+
+ASYNC_ENVIRONMENT = async_environment(max_concurrent_invocations=4)
 
 # What the SageMaker runtime adds to every invocation.
 SAGEMAKER_HEADERS = {
@@ -50,6 +52,29 @@ def test_async_settings_are_real_settings(monkeypatch, tiny_model_dir):
     settings = Settings(model_dir=tiny_model_dir)
     assert settings.max_batch_size == int(ASYNC_ENVIRONMENT["MAX_BATCH_SIZE"])
     assert settings.max_body_bytes == int(ASYNC_ENVIRONMENT["MAX_BODY_BYTES"])
+    assert settings.queue_max_texts == 4 * settings.max_batch_size
+    assert settings.queue_max_seconds == 0
+
+
+def test_async_queue_takes_every_request_sagemaker_sends_at_once(make_app, varied_texts):
+    # Four concurrent invocations of the largest batch: none may be refused with 503.
+    import asyncio
+
+    import httpx
+
+    settings = {name.lower(): int(value) for name, value in ASYNC_ENVIRONMENT.items()}
+    app = make_app(dynamic_batching=True, **settings)
+    texts = varied_texts(int(ASYNC_ENVIRONMENT["MAX_BATCH_SIZE"]) // 8)
+
+    async def run() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sagemaker", timeout=120) as client:
+            responses = await asyncio.gather(
+                *(client.post("/invocations", json={"inputs": texts}, headers=SAGEMAKER_HEADERS) for _ in range(4))
+            )
+        return [r.status_code for r in responses]
+
+    assert asyncio.run(run()) == [200] * 4
 
 
 def test_async_input_object_with_a_large_batch(make_app, varied_texts):
