@@ -22,56 +22,26 @@ def build_app(app: App, config: StageConfig) -> dict[str, Stack]:
     CloudFormation stack names carry the stage, so stages can share an account.
     """
     env = Environment(account=config.account, region=config.region)
-    common = {"env": env, "termination_protection": config.name == "prod"}
+    stacks: dict[str, Stack] = {}
 
-    def name(target: str) -> dict[str, str]:
-        return {"stack_name": f"{STACK_PREFIX}-{target}-{config.name}"}
+    def add(target: str, stack_class: type[Stack], description: str, **props: object) -> Stack:
+        stacks[target] = stack_class(
+            app,
+            f"{STACK_PREFIX}-{target}",
+            config=config,
+            description=f"ML inference: {description} ({config.name})",
+            stack_name=f"{STACK_PREFIX}-{target}-{config.name}",
+            env=env,
+            termination_protection=config.name == "prod",
+            **props,
+        )
+        return stacks[target]
 
-    network = NetworkStack(
-        app,
-        f"{STACK_PREFIX}-Network",
-        config=config,
-        description=f"ML inference: shared VPC ({config.name})",
-        **name("Network"),
-        **common,
-    )
-    lambda_stack = LambdaStack(
-        app,
-        f"{STACK_PREFIX}-Lambda",
-        config=config,
-        description=f"ML inference: Lambda target ({config.name})",
-        **name("Lambda"),
-        **common,
-    )
-    fargate = FargateStack(
-        app,
-        f"{STACK_PREFIX}-Fargate",
-        config=config,
-        network=network.network,
-        description=f"ML inference: Fargate target ({config.name})",
-        **name("Fargate"),
-        **common,
-    )
-    sagemaker = SageMakerStack(
-        app,
-        f"{STACK_PREFIX}-SageMaker",
-        config=config,
-        network=network.network,
-        description=f"ML inference: SageMaker endpoint and batch transform ({config.name})",
-        **name("SageMaker"),
-        **common,
-    )
-    eks = EksStack(
-        app,
-        f"{STACK_PREFIX}-Eks",
-        config=config,
-        network=network.network,
-        description=f"ML inference: EKS Auto Mode target ({config.name})",
-        **name("Eks"),
-        **common,
-    )
-    stacks: dict[str, Stack] = {"Network": network, "Lambda": lambda_stack, "Fargate": fargate, "SageMaker": sagemaker}
-    stacks["Eks"] = eks
+    network = add("Network", NetworkStack, "shared VPC").network
+    add("Lambda", LambdaStack, "Lambda target")
+    add("Fargate", FargateStack, "Fargate target", network=network)
+    add("SageMaker", SageMakerStack, "SageMaker endpoint and batch transform", network=network)
+    add("Eks", EksStack, "EKS Auto Mode target", network=network)
     for stack in stacks.values():
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value)

@@ -86,3 +86,13 @@ def test_installed_wheel_synthesizes_a_subclass_with_nag(tmp_path):
     # The staged asset holds the packaged Dockerfile and app.
     staged = [p for p in (consumer / "cdk.out").glob("asset.*") if (p / "Dockerfile").exists()]
     assert staged and (staged[0] / "app" / "main.py").exists()
+
+
+def test_package_root_exports_every_construct():
+    # The root loads the constructs lazily, so it keeps its own copy of the export list.
+    import ml_inference_cdk
+    from ml_inference_cdk import constructs
+
+    assert sorted(ml_inference_cdk.__all__) == sorted(constructs.__all__)
+    for name in constructs.__all__:
+        assert getattr(ml_inference_cdk, name) is getattr(constructs, name)
