@@ -260,7 +260,7 @@ class ModelData:
             )
         return cls(bucket=None, key="", compressed=True, directory=directory)
 
-    def _bind(self, scope: Construct, role: iam.IRole) -> tuple[str, s3.IBucket, str]:
+    def _bind(self, scope: Construct, role: iam.IRole) -> str:
         """The S3 URI SageMaker reads, after granting `role` read access to it."""
         bucket, key = self._bucket, self._key
         if self._directory is not None:
@@ -296,7 +296,7 @@ class ModelData:
             )
         if bucket.encryption_key is not None:
             bucket.encryption_key.grant(role, "kms:Decrypt")
-        return f"s3://{bucket.bucket_name}/{key}", bucket, key
+        return f"s3://{bucket.bucket_name}/{key}"
 
 
 class SageMakerEndpoint(Construct):
@@ -440,7 +440,7 @@ class SageMakerEndpoint(Construct):
         env = {"PLATFORM": "sagemaker", **mode_env, **(environment or {})}
         container: dict[str, Any] = {"image": image.image_uri("server"), "environment": env}
         if model_data is not None:
-            uri, _, _ = model_data._bind(self, self.role)
+            uri = model_data._bind(self, self.role)
             if model_data.compressed:
                 container["model_data_url"] = uri
             else:
