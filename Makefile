@@ -30,11 +30,14 @@ help:
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt inference/requirements.txt training/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt inference/requirements.txt training/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c 'import sys; sys.exit("error: Python 3.11+ is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PIP) install --quiet --upgrade pip setuptools wheel
 	$(PIP) install --quiet --retries 0 --extra-index-url $(TORCH_INDEX) "torch==$(TORCH_VERSION)"
 	$(PIP) install --quiet -r requirements-dev.txt
+	# The project itself, editable: `ml-inference` on the venv's PATH, the library importable anywhere.
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -92,15 +95,15 @@ BENCH_FILE ?= bench/results.json
 COST_ARGS ?=
 COST_BENCH = $(if $(wildcard $(BENCH_FILE)),--bench $(BENCH_FILE),)
 cost: $(VENV)/.installed
-	$(PY) -m ml_inference_cdk.decision cost $(COST_BENCH) $(COST_ARGS)
+	$(VENV)/bin/ml-inference cost $(COST_BENCH) $(COST_ARGS)
 
 recommend: $(VENV)/.installed
-	$(PY) -m ml_inference_cdk.decision recommend $(COST_BENCH) $(COST_ARGS)
+	$(VENV)/bin/ml-inference recommend $(COST_BENCH) $(COST_ARGS)
 
 # Redraw the charts in docs/img (README "Choosing a target").
 cost-plot: $(VENV)/.installed
-	$(PY) -m ml_inference_cdk.decision cost $(COST_BENCH) --plot docs/img/cost-vs-traffic.png $(COST_ARGS)
-	$(PY) -m ml_inference_cdk.decision cost --published --targets lambda,fargate,eks,sagemaker-realtime,sagemaker-serverless \
+	$(VENV)/bin/ml-inference cost $(COST_BENCH) --plot docs/img/cost-vs-traffic.png $(COST_ARGS)
+	$(VENV)/bin/ml-inference cost --published --targets lambda,fargate,eks,sagemaker-realtime,sagemaker-serverless \
 	  --plot docs/img/cost-vs-traffic-published.png
 
 # make loadtest URL=http://... USERS=10 DURATION=5m, or STACK=MlInference-Fargate STAGE=prod (reads the stack's Url output).

@@ -71,7 +71,7 @@ class StageConfig:
     sagemaker_instance_type: str = "ml.c5.large"
     sagemaker_min_instances: int = 1
     sagemaker_max_instances: int = 2
-    sagemaker_serverless_memory_mb: int = 3072
+    sagemaker_serverless_memory_mib: int = 3072
     sagemaker_serverless_max_concurrency: int = 5
     sagemaker_data_capture_percent: Optional[int] = None
 

@@ -1,4 +1,5 @@
-"""An app outside this repo installs the wheel (no deps) and subclasses LambdaInference."""
+"""An app outside this repo installs the wheel (no deps) and subclasses every construct, with cdk-nag on,
+in an env-agnostic stack and in a region-bound one."""
 
 from __future__ import annotations
 
@@ -15,34 +16,71 @@ CONSUMER_APP = textwrap.dedent(
     """
     import json
     import aws_cdk as cdk
-    from aws_cdk import Validations
+    from aws_cdk import Duration, Validations
     from cdk_nag import AwsSolutionsChecks
 
     import ml_inference_cdk
-    from ml_inference_cdk import LambdaInference, ModelImage
+    from ml_inference_cdk import (
+        EksInference,
+        EndpointCapacity,
+        FargateInference,
+        LambdaInference,
+        ModelImage,
+        SageMakerEndpoint,
+        SharedNetwork,
+    )
 
 
-    class TeamInference(LambdaInference):
-        # A team's house rules on top of the library's defaults.
+    # A team's house rules on top of the library's defaults, one subclass per construct.
+    class TeamLambda(LambdaInference):
         def __init__(self, scope, construct_id, **props):
             super().__init__(scope, construct_id, memory_mib=4096, **props)
             self.function.add_environment("TEAM", "search")
 
 
+    class TeamFargate(FargateInference):
+        def __init__(self, scope, construct_id, **props):
+            super().__init__(scope, construct_id, min_tasks=2, **props)
+            self.container.add_environment("TEAM", "search")
+
+
+    class TeamEks(EksInference):
+        def __init__(self, scope, construct_id, **props):
+            super().__init__(scope, construct_id, namespace="search", **props)
+
+
+    class TeamEndpoint(SageMakerEndpoint):
+        def __init__(self, scope, construct_id, **props):
+            super().__init__(scope, construct_id, capacity=EndpointCapacity.serverless(memory_mib=4096), **props)
+            self.batch = self.add_batch_transform()
+
+
+    def build(stack):
+        image = ModelImage(stack, "Image")
+        network = SharedNetwork(stack, "Network")
+        return {
+            "lambda": TeamLambda(stack, "Classifier", image=image, warmup_interval=Duration.minutes(5)),
+            "fargate": TeamFargate(stack, "Service", image=image, vpc=network.vpc),
+            "eks": TeamEks(stack, "Cluster", image=image, vpc=network.vpc),
+            "sagemaker": TeamEndpoint(stack, "Endpoint", image=image),
+        }
+
+
     app = cdk.App(outdir="cdk.out")
-    stack = cdk.Stack(app, "Consumer")
-    image = ModelImage(stack, "Image")
-    inference = TeamInference(stack, "Sentiment", image=image)
+    stacks = {
+        "Agnostic": cdk.Stack(app, "Agnostic"),
+        "Bound": cdk.Stack(app, "Bound", env=cdk.Environment(region="eu-west-1")),
+    }
+    built = {name: build(stack) for name, stack in stacks.items()}
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     assembly = app.synth()
     print(json.dumps({
         "package": ml_inference_cdk.__file__,
-        "context": image.directory,
-        "template": assembly.get_stack_by_name("Consumer").template,
+        "context": built["Agnostic"]["lambda"].image.directory,
+        "templates": {name: assembly.get_stack_by_name(name).template for name in stacks},
     }))
     """
 )
-
 
 def test_installed_wheel_synthesizes_a_subclass_with_nag(tmp_path):
     source = tmp_path / "src"
@@ -50,7 +88,7 @@ def test_installed_wheel_synthesizes_a_subclass_with_nag(tmp_path):
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
-    for folder in ("ml_inference_cdk", "inference"):
+    for folder in ("ml_inference_cdk", "ml_inference_cli", "inference"):
         shutil.copytree(REPO / folder, source / folder, ignore=ignore)
     dist, site, consumer = tmp_path / "dist", tmp_path / "site", tmp_path / "consumer"
     build = subprocess.run(
@@ -79,17 +117,27 @@ def test_installed_wheel_synthesizes_a_subclass_with_nag(tmp_path):
     # The library and its Docker build context both came from the wheel, not this checkout.
     assert output["package"].startswith(str(site))
     assert output["context"].startswith(str(site))
-    resources = output["template"]["Resources"].values()
-    [function] = [r for r in resources if r["Type"] == "AWS::Lambda::Function"]
-    assert function["Properties"]["MemorySize"] == 4096
-    assert function["Properties"]["Environment"]["Variables"]["TEAM"] == "search"
+    for name, template in output["templates"].items():
+        resources = list(template["Resources"].values())
+        types = {r["Type"] for r in resources}
+        # Every construct is there, in both kinds of stack, and cdk-nag passed (synth would fail).
+        assert {"AWS::Lambda::Function", "AWS::ECS::Service", "AWS::EKS::Cluster", "AWS::SageMaker::Endpoint",
+                "AWS::StepFunctions::StateMachine", "AWS::ElasticLoadBalancingV2::LoadBalancer"} <= types, name
+        [function] = [r for r in resources if r["Type"] == "AWS::Lambda::Function" and "Sequence" in
+                      json.dumps(r["Properties"].get("Description", ""))]
+        assert function["Properties"]["MemorySize"] == 4096
+        assert function["Properties"]["Environment"]["Variables"]["TEAM"] == "search"
+        [service] = [r for r in resources if r["Type"] == "AWS::ECS::Service"]
+        assert service["Properties"]["DesiredCount"] == 2
+    # ALB log delivery: chosen per region at deploy time without a region, the CDK's own with one.
+    assert "ElbAccessLogAccounts" in output["templates"]["Agnostic"].get("Mappings", {})
+    assert "ElbAccessLogAccounts" not in output["templates"]["Bound"].get("Mappings", {})
     # The staged asset holds the packaged Dockerfile and app.
     staged = [p for p in (consumer / "cdk.out").glob("asset.*") if (p / "Dockerfile").exists()]
     assert staged and (staged[0] / "app" / "main.py").exists()
 
 
 def test_package_root_exports_every_construct():
-    # The root loads the constructs lazily, so it keeps its own copy of the export list.
     import ml_inference_cdk
     from ml_inference_cdk import constructs
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
@@ -148,46 +149,35 @@ def test_stack_names_carry_the_stage(synthesized, stage):
 
 
 # Stateful resources keep their logical IDs across releases: users `cdk diff` before upgrading,
-# and a new ID would replace (and, for retained resources, orphan) them.
-STATEFUL_IDS = {
-    "MlInference-Network": {
-        "NetworkVpc7FB7348F": "AWS::EC2::VPC",
-        "NetworkFlowLogs2BEC3212": "AWS::Logs::LogGroup",
-    },
-    "MlInference-Lambda": {
-        "SentimentLogGroupD3183B6C": "AWS::Logs::LogGroup",
-        "SentimentAlarmTopicKeyF231DF6A": "AWS::KMS::Key",
-        "SentimentAlarmTopicDCCD1C11": "AWS::SNS::Topic",
-        "SentimentAliasE3C9E7E8": "AWS::Lambda::Alias",
-    },
-    "MlInference-Fargate": {
-        "ServiceLogGroupB910EE76": "AWS::Logs::LogGroup",
-        "ServiceAccessLogsC4D1116F": "AWS::S3::Bucket",
-        "ServiceCluster572F72F1": "AWS::ECS::Cluster",
-        "ServiceLoadBalancer31A7DB79": "AWS::ElasticLoadBalancingV2::LoadBalancer",
-        "ServiceAlarmTopicKey06640ABC": "AWS::KMS::Key",
-    },
-    "MlInference-SageMaker": {
-        "EndpointKeyF20E8C6D": "AWS::KMS::Key",
-        "EndpointDataA9BE7710": "AWS::S3::Bucket",
-        "Endpoint8024A810": "AWS::SageMaker::Endpoint",
-        "EndpointAlarmTopicKeyAE5E7AA5": "AWS::KMS::Key",
-    },
-    "MlInference-Eks": {
-        "ServiceCluster572F72F1": "AWS::EKS::Cluster",
-        "ServiceSecretsKey1628BCBF": "AWS::KMS::Key",
-        "ServiceAlarmTopicKey06640ABC": "AWS::KMS::Key",
-    },
-}
+# and a new ID replaces the resource (a new VPC, a new URL, an empty bucket; a retained one is
+# orphaned). stateful_ids.json holds every one, per stack and stage ("*": every stage), as
+# released: a rename or removal fails here; a new stateful resource must be added to the file.
+PINNED = json.loads((Path(__file__).parent / "stateful_ids.json").read_text())
 
 
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("stack_id", STACK_IDS)
 def test_stateful_logical_ids_are_pinned(synthesized, stage, stack_id):
     resources = synthesized(stage).templates[stack_id]["Resources"]
-    for logical_id, resource_type in STATEFUL_IDS[stack_id].items():
-        assert logical_id in resources, f"{logical_id} ({resource_type}) was renamed: that replaces it"
+    pinned = PINNED["ids"][stack_id].get(stage) or PINNED["ids"][stack_id]["*"]
+    for logical_id, resource_type in pinned.items():
+        assert logical_id in resources, f"{logical_id} ({resource_type}) was renamed or removed: that replaces it"
         assert resources[logical_id]["Type"] == resource_type
+    unpinned = {
+        logical_id: resource["Type"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] in PINNED["types"] and logical_id not in pinned
+    }
+    assert not unpinned, f"new stateful resources: pin them in tests/cdk/stateful_ids.json: {unpinned}"
+
+
+def test_pinned_ids_cover_every_kind_the_issue_names():
+    kinds = {t for stack in PINNED["ids"].values() for stage in stack.values() for t in stage.values()}
+    for kind in ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::NatGateway", "AWS::S3::Bucket", "AWS::Logs::LogGroup",
+                 "AWS::KMS::Key", "AWS::SNS::Topic", "AWS::ECS::Cluster", "AWS::ECS::Service", "AWS::EKS::Cluster",
+                 "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::Lambda::Function", "AWS::Lambda::Alias",
+                 "AWS::Lambda::Url", "AWS::SageMaker::Endpoint", "AWS::StepFunctions::StateMachine"):
+        assert kind in kinds, kind
 
 
 @pytest.mark.parametrize(("stage", "days", "deletion"), [("dev", 7, "Delete"), ("staging", 30, "Retain"), ("prod", 90, "Retain")])
