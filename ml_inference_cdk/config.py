@@ -17,6 +17,8 @@ from aws_cdk import aws_logs as logs
 PROJECT = "ml-inference"
 #: The values of StageConfig.sagemaker_mode (the values of SageMakerEndpoint's EndpointMode).
 SAGEMAKER_MODES = ("real-time", "serverless", "async")
+#: The deployment targets a stage may run (its stacks are MlInference-<target>).
+TARGETS = ("Lambda", "Fargate", "Eks", "SageMaker")
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -37,6 +39,9 @@ class StageConfig:
     region: str = "us-east-1"
     owner: str = "ml-platform"
     extra_tags: Mapping[str, str] = dataclasses.field(default_factory=lambda: _frozen({}))
+    #: The targets this stage deploys (a subset of TARGETS); the shared network comes with any
+    #: target that runs in it.
+    targets: tuple[str, ...] = TARGETS
 
     # Network
     max_azs: int = 2
@@ -89,6 +94,11 @@ class StageConfig:
     def __post_init__(self) -> None:
         if not self.region:
             raise ValueError(f"stage {self.name!r}: region must not be empty")
+        unknown = [target for target in self.targets if target not in TARGETS]
+        if unknown or not self.targets or len(set(self.targets)) != len(self.targets):
+            raise ValueError(
+                f"stage {self.name!r}: targets must be distinct names from {', '.join(TARGETS)}, got {self.targets!r}"
+            )
         if self.sagemaker_mode not in SAGEMAKER_MODES:
             raise ValueError(
                 f"stage {self.name!r}: sagemaker_mode {self.sagemaker_mode!r} is not one of {', '.join(SAGEMAKER_MODES)}"
@@ -99,6 +109,13 @@ class StageConfig:
     def tags(self) -> Mapping[str, str]:
         """The tags every stack of this stage carries."""
         return _frozen({"project": PROJECT, "stage": self.name, "owner": self.owner, **self.extra_tags})
+
+    @property
+    def needs_network(self) -> bool:
+        """Whether a target of this stage runs in the shared VPC (Fargate, EKS, SageMaker with
+        instances; Lambda and serverless SageMaker run outside any VPC)."""
+        in_vpc = {"Fargate", "Eks"} | ({"SageMaker"} if self.sagemaker_mode != "serverless" else set())
+        return bool(in_vpc & set(self.targets))
 
     def with_environment(self, *, account: Optional[str], region: Optional[str]) -> "StageConfig":
         """This stage with its account and/or region replaced (None keeps what it has)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
@@ -21,7 +21,13 @@ class SageMakerStack(Stack):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, network: SharedNetwork, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        network: Optional[SharedNetwork],
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         mode = EndpointMode(config.sagemaker_mode)
@@ -34,7 +40,7 @@ class SageMakerStack(Stack):
             "Endpoint",
             image=self.image,
             capacity=capacity,
-            vpc=network.vpc if capacity.supports_vpc else None,
+            vpc=network.vpc if capacity.supports_vpc and network is not None else None,
             removal_policy=config.removal_policy,
             log_retention=config.log_retention,
             model_latency_alarm_threshold=Duration.millis(config.alarm_p99_latency_ms),

@@ -69,3 +69,19 @@ def test_app_stops_with_a_clear_message_for_an_unknown_stage():
     assert result.returncode == 1
     assert "error: unknown stage 'qa': use -c stage=NAME with one of dev, staging, prod" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_targets_default_to_all_and_decide_the_network():
+    from ml_inference_cdk.config import TARGETS
+
+    assert get_stage_config("dev").targets == TARGETS
+    assert StageConfig(name="x", targets=("Lambda",)).needs_network is False
+    assert StageConfig(name="x", targets=("Lambda", "SageMaker"), sagemaker_mode="serverless").needs_network is False
+    assert StageConfig(name="x", targets=("SageMaker",), sagemaker_mode="real-time").needs_network is True
+    assert StageConfig(name="x", targets=("Lambda", "Fargate")).needs_network is True
+
+
+@pytest.mark.parametrize("targets", [(), ("Lambda", "Lambda"), ("Lambda", "Batch")])
+def test_fails_when_targets_are_not_distinct_known_names(targets):
+    with pytest.raises(ValueError, match="targets must be distinct names from Lambda, Fargate, Eks, SageMaker"):
+        StageConfig(name="x", targets=targets)

@@ -215,3 +215,44 @@ def test_sagemaker_stage_settings(synthesized, stage, mode, scaling):
         template.has_resource_properties("AWS::SageMaker::Model", {"VpcConfig": Match.any_value(), "EnableNetworkIsolation": True})
     capture = Match.object_like({"InitialSamplingPercentage": 10}) if stage == "prod" else Match.absent()
     template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"DataCaptureConfig": capture})
+
+
+def test_a_stage_deploys_only_its_targets(tmp_path):
+    import dataclasses
+
+    import aws_cdk as cdk
+
+    from ml_inference_cdk.config import get_stage_config
+    from ml_inference_cdk.stacks import add_stacks
+    from tests.conftest import cdk_json_context
+
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    lambda_only = dataclasses.replace(get_stage_config("dev"), targets=("Lambda",))
+    assert set(add_stacks(app, lambda_only)) == {"Lambda"}
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    two = dataclasses.replace(get_stage_config("dev"), targets=("Lambda", "Fargate"))
+    assert set(add_stacks(app, two)) == {"Network", "Lambda", "Fargate"}
+
+
+def test_the_pipeline_stage_holds_the_same_stacks(synthesized, tmp_path):
+    # Inside a cdk.Stage construct paths start with the stage's id, so what the CDK derives from
+    # paths differs (Name tags, default security group descriptions, generated policy and family
+    # names); the stacks, their CloudFormation names and every stateful logical id do not.
+    import aws_cdk as cdk
+
+    from ml_inference_cdk.config import get_stage_config
+    from ml_inference_cdk.stacks.stage import MlInferenceStage
+    from tests.conftest import cdk_json_context
+
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    stage = MlInferenceStage(app, "Dev", config=get_stage_config("dev"))
+    assembly = stage.synth()
+    assert set(stage.stacks) == {"Network", "Lambda", "Fargate", "SageMaker", "Eks"}
+    for target, stack in stage.stacks.items():
+        stack_id = f"MlInference-{target}"
+        assert stack.stack_name == f"{stack_id}-dev"
+        resources = assembly.get_stack_artifact(stack.artifact_id).template["Resources"]
+        direct = synthesized("dev").templates[stack_id]["Resources"]
+        pinned = PINNED["ids"][stack_id].get("dev") or PINNED["ids"][stack_id]["*"]
+        assert {i: resources[i]["Type"] for i in pinned} == pinned
+        assert len(resources) == len(direct)
