@@ -62,6 +62,7 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 synth: setup
 	$(CDK) synth --quiet -c stage=$(STAGE)
 	@echo "synthesized stage $(STAGE) into cdk.out"
+	@$(PY) -m ml_inference_cdk.costs --stage $(STAGE)
 
 test: setup $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest
