@@ -35,6 +35,9 @@ COVERED = [
     (r"^make test\b", "this suite"),
     (r"^\.venv/bin/python -m build --wheel", "tests/cdk/test_consumer.py builds the wheel"),
     (r"^pip install dist/", "tests/cdk/test_consumer.py installs the wheel in a clean target"),
+    (r"^cd examples/consumer$|^python3 -m venv \.venv && \.venv/bin/pip install -r requirements\.txt|"
+     r"^\.\./\.\./node_modules/\.bin/cdk synth --app",
+     "tests/cdk/test_consumer.py synthesizes examples/consumer from the wheel in a clean venv"),
 ]
 # Run by .ci/run after the suite (each synth is ~25 s of jsii; the suite stays under its budget).
 CI_RUN = [r"^make synth\b", r"^npx cdk synth -c stage="]
