@@ -313,11 +313,11 @@ def forward_floors(model_dirs: dict[str, Path], names: list[str], repeats: int) 
     for name in names:
         kind = BACKENDS[name][0]
         if kind == "hf":
-            from inference.app.classifier import TransformersClassifier
+            from inference.app.backends.pytorch import TransformersClassifier
 
             model = TransformersClassifier(model_dirs["hf"], device="cpu")
         else:
-            from inference.app.onnx_backend import OnnxClassifier
+            from inference.app.backends.onnx import OnnxClassifier
 
             model = OnnxClassifier(model_dirs[kind])
         key = "pytorch" if kind == "hf" else kind
@@ -369,7 +369,7 @@ def prepare_models(names: list[str], log) -> dict[str, Path]:
 def machine() -> dict:
     cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    from inference.app.classifier import available_cpus, cgroup_cpu_quota
+    from inference.app.backends.cpus import available_cpus, cgroup_cpu_quota
 
     return {"cpus": available_cpus(), "cgroup_cpu_quota": cgroup_cpu_quota(), "cpu_model": cpu_model,
             "python": platform.python_version(), "platform": platform.platform()}

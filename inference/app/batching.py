@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .classifier import BatchableClassifier, Encoding, Prediction
+from .backends import BatchableClassifier, Encoding, Prediction
 from .observability import logger
 
 BatchObserver = Callable[[int, int, int, float], None]  # texts, real tokens, padded tokens, seconds
@@ -219,9 +219,11 @@ class DynamicBatcher:
                         if not self._queue and not self._stopping:
                             self._cond.wait(wait)
                     continue
-                batch = self._select(pending)
-                chosen = set(map(id, batch))
-                pending = [item for item in pending if id(item) not in chosen]
+                window = pending[: 1 + 2 * self.max_texts]
+                chosen = set(select_batch([item.length for item in window], max_texts=self.max_texts,
+                                          max_tokens=self.max_tokens, padding_waste=self.padding_waste))
+                batch = [item for index, item in enumerate(window) if index in chosen]
+                pending = [item for index, item in enumerate(pending) if index not in chosen]
                 self._forward(batch)
                 self._backlog = bool(pending) or bool(self._queue)
             except Exception as exc:  # A bug here must not leave callers waiting forever.
@@ -256,29 +258,6 @@ class DynamicBatcher:
         if self.max_wait_s <= 0 or len(pending) >= self.max_texts or self._stopping:
             return 0.0
         return pending[0].arrived + self.max_wait_s - time.perf_counter()
-
-    def _select(self, pending: list[_Item]) -> list[_Item]:
-        """The next pass: the oldest text, then those of the 2 x max_texts oldest waiting texts
-        nearest to it in length, while the pass stays within max_texts, max_tokens and the
-        padding-waste bound."""
-        anchor = pending[0]
-        batch, longest, real = [anchor], anchor.length, anchor.length
-        # Only the oldest texts are candidates: picking by length from the whole queue lets new
-        # texts overtake old ones again and again, and a full queue then waits several times
-        # what its size says (queue_max_seconds would mean nothing).
-        window = pending[1: 1 + 2 * self.max_texts]
-        candidates = sorted(window, key=lambda item: (abs(item.length - anchor.length), item.seq))
-        for item in candidates:
-            if len(batch) >= self.max_texts:
-                break
-            new_longest = max(longest, item.length)
-            padded = new_longest * (len(batch) + 1)
-            new_real = real + item.length
-            if padded > self.max_tokens or padded - new_real > self.padding_waste * new_real:
-                continue
-            batch.append(item)
-            longest, real = new_longest, new_real
-        return batch
 
     def _forward(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
@@ -337,6 +316,34 @@ class DynamicBatcher:
         if count:
             with self._cond:
                 self._queued_texts -= count
+
+
+def select_batch(lengths: Sequence[int], *, max_texts: int, max_tokens: int, padding_waste: float) -> list[int]:
+    """The next forward pass, as indices into ``lengths``: the token counts of waiting texts,
+    oldest first. The pass holds the oldest text (nothing starves), then those of the next
+    2 x ``max_texts`` nearest to it in length (ties: the older), while it stays within
+    ``max_texts`` texts, ``max_tokens`` padded tokens and ``padding_waste`` (pad tokens as a
+    fraction of real ones). Returned in arrival order.
+    """
+    if not lengths:
+        return []
+    anchor = lengths[0]
+    chosen, longest, real = [0], anchor, anchor
+    # Only the oldest texts are candidates: picking by length from the whole queue lets new
+    # texts overtake old ones again and again, and a full queue then waits several times
+    # what its size says (queue_max_seconds would mean nothing).
+    window = range(1, min(len(lengths), 1 + 2 * max_texts))
+    for index in sorted(window, key=lambda i: (abs(lengths[i] - anchor), i)):
+        if len(chosen) >= max_texts:
+            break
+        new_longest = max(longest, lengths[index])
+        padded = new_longest * (len(chosen) + 1)
+        new_real = real + lengths[index]
+        if padded > max_tokens or padded - new_real > padding_waste * new_real:
+            continue
+        chosen.append(index)
+        longest, real = new_longest, new_real
+    return sorted(chosen)
 
 
 async def _disconnected(receive: Callable[[], Awaitable[object]]) -> None:

@@ -24,7 +24,8 @@ def main() -> None:
     if os.environ.get("MODEL_DIR"):
         model_dir = Path(os.environ["MODEL_DIR"])
         if not (model_dir / "config.json").is_file():
-            raise SystemExit(f"MODEL_DIR={model_dir} has no config.json: point it at a save_pretrained directory")
+            raise SystemExit(f"MODEL_DIR={model_dir} has no config.json: point it at an ONNX export "
+                             "(python -m inference.export) or a save_pretrained directory")
         settings = Settings()
     else:
         if not (LOCAL_MODEL_DIR / "config.json").is_file():

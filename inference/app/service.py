@@ -8,9 +8,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .backends import load_classifier
+from .backends import BatchableClassifier, Classifier, Prediction, load_classifier
 from .batching import ClientGone, DynamicBatcher, Overloaded
-from .classifier import BatchableClassifier, Classifier, Prediction
 from .errors import ServiceError
 from .observability import ServiceMetrics, logger
 from .settings import Settings
@@ -22,10 +21,6 @@ WARM_UP_TEXT = "The service is warming up."
 def load_model(settings: Settings) -> Classifier:
     """The backend MODEL_DIR calls for: ONNX Runtime for an exported directory, else PyTorch."""
     return load_classifier(settings)
-
-
-#: The old name of ``load_model`` (it now picks the backend from MODEL_DIR).
-load_transformers = load_model
 
 
 class ModelService:
@@ -84,7 +79,7 @@ class ModelService:
                                           "model_load_seconds": round(seconds, 3),
                                           "backend": getattr(classifier, "backend", type(classifier).__name__),
                                           "precision": getattr(classifier, "precision", None),
-                                          "threads": getattr(classifier, "num_threads", None) or self.settings.threads,
+                                          "threads": getattr(classifier, "num_threads", None) or self.settings.num_threads,
                                           "dynamic_batching": self.batcher is not None})
         if classifier.untrained:
             logger.warning("THIS MODEL IS UNTRAINED: random weights, its answers mean nothing. "

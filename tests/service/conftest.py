@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from inference.app.classifier import TransformersClassifier
+from inference.app.backends.pytorch import TransformersClassifier
 from inference.app.dev_model import build_tiny_model
 from inference.app.main import create_app
 from inference.app.observability import SERVICE_NAME, logger

@@ -14,13 +14,13 @@ import httpx
 import numpy as np
 import pytest
 
-from inference.app.batching import ClientGone, DynamicBatcher, Overloaded
-from inference.app.classifier import Encoding, _EncodeForwardClassifier
+from inference.app.batching import ClientGone, DynamicBatcher, Overloaded, select_batch
+from inference.app.backends.base import EncodeForwardClassifier, Encoding
 
 WARM_UP = "The service is warming up."
 
 
-class FakeClassifier(_EncodeForwardClassifier):
+class FakeClassifier(EncodeForwardClassifier):
     """One token per word; probabilities a function of a text's own tokens only, so any batching
     must give the same answers. Records every forward pass; ``hold()`` blocks them."""
 
@@ -67,6 +67,41 @@ def words(n: int, seed: int = 0) -> str:
 
 async def gather_submits(batcher: DynamicBatcher, requests: list[list[str]]):
     return await asyncio.gather(*(batcher.submit(texts) for texts in requests))
+
+
+# ---------------------------------------------------------------- choosing a pass (pure, no threads)
+
+
+def test_a_pass_starts_from_the_oldest_text_and_adds_the_nearest_lengths():
+    # Waiting, oldest first: 10 tokens, then 40, 11, 12, 41, 9.
+    assert select_batch([10, 40, 11, 12, 41, 9], max_texts=8, max_tokens=1024, padding_waste=0.25) == [0, 2, 3, 5]
+    # The oldest text goes first even when it fits nothing else.
+    assert select_batch([40, 10, 11], max_texts=8, max_tokens=1024, padding_waste=0.1) == [0]
+    assert select_batch([], max_texts=8, max_tokens=1024, padding_waste=0.1) == []
+
+
+def test_a_pass_respects_max_texts_and_the_token_budget():
+    assert select_batch([5] * 20, max_texts=4, max_tokens=1024, padding_waste=0) == [0, 1, 2, 3]
+    # 5 texts of 30 tokens = 150 padded tokens: over a budget of 100, so 3 (90 tokens).
+    assert select_batch([30] * 5, max_texts=8, max_tokens=100, padding_waste=1) == [0, 1, 2]
+    # The oldest text alone may exceed the budget (a text of the model's maximum always runs).
+    assert select_batch([200, 5], max_texts=8, max_tokens=100, padding_waste=10) == [0]
+
+
+def test_padding_waste_bounds_how_different_the_lengths_of_a_pass_are():
+    lengths = [10, 20, 11]
+    assert select_batch(lengths, max_texts=8, max_tokens=1024, padding_waste=0.1) == [0, 2]
+    # 3 x 20 = 60 padded for 41 real tokens: 46% padding, allowed at 0.5.
+    assert select_batch(lengths, max_texts=8, max_tokens=1024, padding_waste=0.5) == [0, 1, 2]
+
+
+def test_equal_lengths_go_oldest_first_and_only_the_oldest_are_candidates():
+    assert select_batch([10, 12, 8, 12, 8], max_texts=3, max_tokens=1024, padding_waste=1) == [0, 1, 2]
+    # With max_texts 2 the window is the 4 oldest after the anchor: the exact match at 5 is not seen.
+    assert select_batch([10, 50, 50, 50, 50, 10], max_texts=2, max_tokens=1024, padding_waste=0.1) == [0]
+
+
+# ---------------------------------------------------------------- the batcher
 
 
 def test_each_caller_gets_its_own_answers_in_order_and_equal_to_unbatched():
@@ -344,7 +379,7 @@ def test_batched_app_answers_equal_the_model_alone(make_app, classifier, varied_
     *singles, batch = asyncio.run(scenario())
     answers = [r.json() for r in singles] + batch.json()["predictions"]
     for answer, want in zip(answers, expected, strict=True):
-        assert answer["sentiment"] == want.label
+        assert answer["label"] == want.label
         assert answer["confidence"] == pytest.approx(want.confidence, abs=1e-5)
 
 

@@ -212,7 +212,7 @@ def test_the_serve_script_serves_for_real(live_server):
     ping = httpx.get(f"{live_server}/ping")
     assert ping.status_code == 200 and ping.json()["platform"] == "test-live"
     answer = httpx.post(f"{live_server}/invocations", content=b"Lovely day", headers={"content-type": "text/plain"})
-    assert answer.status_code == 200 and answer.json()["sentiment"] in ("NEGATIVE", "POSITIVE")
+    assert answer.status_code == 200 and answer.json()["label"] in ("NEGATIVE", "POSITIVE")
     assert httpx.get(f"{live_server}/docs").status_code == 200
 
 

@@ -84,7 +84,7 @@ def test_sample_events_are_answered(lambda_module, classifier, event_file):
     answers = [body] if "text" in payload else body["predictions"]
     for text, answer in zip(texts, answers, strict=True):
         expected = classifier.predict([text])[0]
-        assert answer["sentiment"] == expected.label
+        assert answer["label"] == expected.label
         assert answer["confidence"] == pytest.approx(expected.confidence, abs=1e-5)
         assert answer["model_version"] == UNTRAINED_VERSION
 

@@ -1,12 +1,43 @@
-"""SageMaker's /invocations bodies: JSON ({"text"}, {"texts"}, the Hugging Face toolkit's
+"""POST /invocations, SageMaker's contract: JSON ({"text"}, {"texts"}, the Hugging Face toolkit's
 {"inputs"}) or text/plain."""
 
 from __future__ import annotations
 
 import json
 
-from .errors import ServiceError
-from .middleware import is_json
+from fastapi import APIRouter, Request
+
+from ..dependencies import Service
+from ..errors import ERROR_RESPONSES, ServiceError, check_text, check_texts
+from ..middleware import is_json
+from ..schemas import BatchPredictResponse, PredictResponse
+from .predict import classify
+
+router = APIRouter()
+
+_INVOCATIONS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"oneOf": [
+            {"$ref": "#/components/schemas/PredictRequest"},
+            {"$ref": "#/components/schemas/BatchPredictRequest"},
+            {"type": "object", "required": ["inputs"], "description": "The Hugging Face inference toolkit's shape.",
+             "properties": {"inputs": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}}},
+        ]}},
+        "text/plain": {"schema": {"type": "string"}},
+    },
+}
+
+
+@router.post("/invocations", response_model=PredictResponse | BatchPredictResponse, responses=ERROR_RESPONSES,
+             openapi_extra={"requestBody": _INVOCATIONS_BODY}, summary="Classify (SageMaker)")
+async def invocations(request: Request, service: Service) -> PredictResponse | BatchPredictResponse:
+    texts, single = parse_invocation(await request.body(), request.headers.get("content-type"))
+    if single:
+        check_text(texts[0], service.settings)
+        return (await classify(service, request, texts))[0]
+    check_texts(texts, service.settings)
+    return BatchPredictResponse(predictions=await classify(service, request, texts))
 
 
 def parse_invocation(body: bytes, content_type: str | None) -> tuple[list[str], bool]:
