@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .bodies import is_json
 from .errors import ServiceError
-from .middleware import is_json
 from .service import ModelService
 
 

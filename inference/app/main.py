@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from .errors import ErrorBody, ServiceError, http_error_handler, service_error_handler, validation_error_handler
 from .middleware import RequestMiddleware
 from .observability import ServiceMetrics, logger
-from .routes import ROUTERS
+from .routes import PATHS, ROUTERS
 from .service import Loader, ModelService, load_model
 from .settings import Settings
 
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader = load_model,
     app.state.service = service
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(RequestMiddleware, service=service)
+    app.add_middleware(RequestMiddleware, service=service, paths=PATHS)
     app.add_exception_handler(ServiceError, service_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)

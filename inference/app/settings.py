@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     queue_max_seconds: float = Field(2.0, ge=0, description="Refuse requests when the queue holds more than this "
                                      "many seconds of work at the recent rate (0: only QUEUE_MAX_TEXTS).")
     overload_status: Literal[429, 503] = Field(503, description="Status answered when the queue is full.")
+    request_read_timeout_seconds: float = Field(10.0, gt=0, description="A client has this long for a request's "
+                                                "headers (from the connection, or the previous answer), then as "
+                                                "long again for its body; then 408 and the connection closes.")
+    max_connections: int = Field(256, ge=1, description="Connections (or requests) the server handles at once; "
+                                 "beyond, uvicorn answers 503 and closes. Bounds the memory bodies in transit take.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="DEBUG also logs input text.")
     metrics_namespace: str = Field("MLInference", description="CloudWatch namespace of the EMF metrics.")
     emf_metrics: bool = Field(True, description="Print CloudWatch Embedded Metric Format lines to stdout.")

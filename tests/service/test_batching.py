@@ -65,6 +65,14 @@ def words(n: int, seed: int = 0) -> str:
     return " ".join(f"w{(seed * 31 + k * 7) % 50}" for k in range(n))
 
 
+async def first_pass_held(batcher: DynamicBatcher, fake: FakeClassifier, texts: list[str]) -> asyncio.Future:
+    """Submit ``texts`` to a batcher whose ``fake`` is held; return once its pass is running."""
+    running = asyncio.ensure_future(batcher.submit(texts))
+    while not fake.entered.is_set():
+        await asyncio.sleep(0.005)
+    return running
+
+
 async def gather_submits(batcher: DynamicBatcher, requests: list[list[str]]):
     return await asyncio.gather(*(batcher.submit(texts) for texts in requests))
 
@@ -119,9 +127,9 @@ def test_each_caller_gets_its_own_answers_in_order_and_equal_to_unbatched():
 
     results = asyncio.run(scenario())
     batcher.close()
-    for texts, (predictions, milliseconds) in zip(requests, results, strict=True):
-        assert predictions == fake.predict(texts)  # unbatched, one forward per length group
-        assert milliseconds >= 0
+    for texts, result in zip(requests, results, strict=True):
+        assert result.predictions == fake.predict(texts)  # unbatched, one forward per length group
+        assert result.inference_ms >= 0 and result.queue_ms >= 0
     assert max(len(p) for p in fake.passes) > 1, "texts of different requests should share passes"
     assert batcher.queued_texts == 0
 
@@ -205,41 +213,118 @@ def test_a_full_queue_is_refused_at_once_and_every_accepted_text_is_answered():
         assert time.perf_counter() - started < 0.05 and refused.value.retry_after >= 1
         fake.release()
         answers = await asyncio.gather(running, queued)
-        assert [len(predictions) for predictions, _ in answers] == [1, 3]
+        assert [len(answer.predictions) for answer in answers] == [1, 3]
         # Drained: an empty queue takes even a request larger than the queue.
-        big, _ = await batcher.submit([words(2, seed=i) for i in range(6)])
-        assert len(big) == 6
+        big = await batcher.submit([words(2, seed=i) for i in range(6)])
+        assert len(big.predictions) == 6
 
     asyncio.run(scenario())
     batcher.close()
     assert batcher.queued_texts == 0
 
 
-def test_the_queue_also_refuses_more_work_than_queue_max_seconds():
+def test_the_queue_refuses_more_seconds_of_work_than_queue_max_seconds_by_its_tokens():
     fake = FakeClassifier()
-    batcher = DynamicBatcher(fake, max_texts=4, queue_max_texts=1000, queue_max_seconds=1.0)
+    # max_tokens 64: one full pass (always taken) is 0.64 s of this work, under the bound.
+    batcher = DynamicBatcher(fake, max_texts=4, max_tokens=64, queue_max_texts=1000, queue_max_seconds=1.0)
+    batcher.cost.calibrate(tokens=100, seconds=1.0)  # as the warm-up measured: 10 ms a token
+    batcher.start()
+    fake.hold()
+    long_text = "x" * 40  # estimated at 40 x 0.5 + 2 = 22 tokens until it is tokenized
+
+    async def scenario():
+        running = await first_pass_held(batcher, fake, [words(5)])  # 7 tokens: 0.07 s
+        batcher.cost.tokens_per_char = 0.5
+        accepted = [asyncio.ensure_future(batcher.submit([long_text] * 3))]  # 0.73 s in all
+        accepted.append(asyncio.ensure_future(batcher.submit([long_text])))  # 0.95 s
+        await asyncio.sleep(0.01)
+        assert batcher.queued_seconds == pytest.approx(0.95)
+        with pytest.raises(Overloaded) as refused:  # 1.17 s
+            await batcher.submit([long_text])
+        assert refused.value.retry_after == 1
+        accepted.append(asyncio.ensure_future(batcher.submit(["x"])))  # a short text still fits: 0.98 s
+        await asyncio.sleep(0.01)
+        assert not any(task.done() for task in accepted)
+        fake.release()
+        return await asyncio.gather(running, *accepted)
+
+    answers = asyncio.run(scenario())
+    batcher.close()
+    assert [len(answer.predictions) for answer in answers] == [1, 3, 1, 1]
+    assert batcher.queued_texts == 0 and batcher.queued_seconds == 0
+
+
+def test_a_client_that_hung_up_stops_counting_against_the_queue_at_once():
+    fake = FakeClassifier()
+    batcher = DynamicBatcher(fake, max_texts=8, max_tokens=1024, queue_max_texts=4)
     batcher.start()
     fake.hold()
 
     async def scenario():
-        running = asyncio.ensure_future(batcher.submit([words(5)]))
-        while not fake.entered.is_set():
-            await asyncio.sleep(0.005)
-        batcher._texts_per_s = 5.0  # as measured: 5 texts per second
-        queued = asyncio.ensure_future(batcher.submit([words(3)] * 3))  # 4 texts: 0.8 s of work
-        await asyncio.sleep(0.01)
-        # 2 passes (8 texts) are always taken, even if they are 1.6 s of work...
-        more = asyncio.ensure_future(batcher.submit([words(4)] * 4))
-        await asyncio.sleep(0.01)
-        # ...beyond, the seconds bound refuses: 9 texts would be 1.8 s.
-        with pytest.raises(Overloaded) as refused:
-            await batcher.submit([words(2)])
-        assert refused.value.retry_after == 2
-        fake.release()
-        await asyncio.gather(running, queued, more)
+        running = await first_pass_held(batcher, fake, [words(5)])
+        gone = asyncio.Event()
 
-    asyncio.run(scenario())
+        async def receive():  # what uvicorn says once the client has closed the connection
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        leaving = asyncio.ensure_future(batcher.submit([words(3)] * 3, receive))  # 4 texts: full
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded):
+            await batcher.submit([words(2)])
+        gone.set()
+        with pytest.raises(ClientGone):
+            await leaving
+        # The worker is still in the first pass and has not seen the abandoned texts: they no
+        # longer count all the same, and a new request fits.
+        assert batcher.queued_texts == 1
+        admitted = asyncio.ensure_future(batcher.submit([words(2, seed=s) for s in range(3)]))
+        await asyncio.sleep(0.01)
+        assert not admitted.done()
+        fake.release()
+        return await asyncio.gather(running, admitted)
+
+    first, admitted = asyncio.run(scenario())
     batcher.close()
+    assert len(first.predictions) == 1 and len(admitted.predictions) == 3
+    assert sorted(len(p) for p in fake.passes) == [1, 3], "the abandoned texts must never reach a forward pass"
+    assert batcher.queued_texts == 0
+
+
+def test_the_bound_holds_from_the_first_request(make_app):
+    """The service measures the forward pass while it loads: before any request has run, the
+    queue already refuses what would wait longer than QUEUE_MAX_SECONDS."""
+
+    class TokenTimedClassifier(FakeClassifier):
+        def forward(self, batch):
+            time.sleep(0.002 * sum(len(ids) for ids in batch))  # 2 ms a token
+            return super().forward(batch)
+
+    fake = TokenTimedClassifier()
+    app = make_app(fake, queue_max_seconds=0.5, queue_max_texts=256, batch_max_tokens=64)
+    batcher = app.state.service.batcher
+    assert batcher.cost.seconds_per_token == pytest.approx(0.002, rel=0.5)
+    fake.passes.clear()
+    fake.hold()
+    text = words(20)
+    # What fits besides the first text (7 tokens), by the estimate from characters:
+    fits = int((0.5 - batcher.cost.seconds(7)) / batcher.cost.seconds(batcher.cost.estimate_tokens(text)))
+    assert 3 <= fits <= 25
+
+    async def scenario():
+        first = await first_pass_held(batcher, fake, [words(5)])
+        tasks = [asyncio.ensure_future(batcher.submit([text])) for _ in range(30)]
+        await asyncio.sleep(0.05)
+        refused = [task for task in tasks if task.done() and isinstance(task.exception(), Overloaded)]
+        queued_seconds = batcher.queued_seconds
+        fake.release()
+        await first
+        await asyncio.gather(*(task for task in tasks if task not in refused))
+        return len(refused), queued_seconds
+
+    refused, queued_seconds = asyncio.run(scenario())
+    assert refused == 30 - fits, "the time bound, not the 256 texts, refuses"
+    assert queued_seconds <= 0.5
 
 
 def test_a_request_whose_client_went_away_leaves_the_queue():
@@ -281,7 +366,7 @@ def test_close_answers_what_was_accepted_then_refuses():
         await asyncio.sleep(0.02)
         fake.release()
         await closing
-        assert [len(predictions) for predictions, _ in await asyncio.gather(*pending)] == [1] * 5
+        assert [len(answer.predictions) for answer in await asyncio.gather(*pending)] == [1] * 5
         with pytest.raises(Overloaded):
             await batcher.submit(["late"])
 
@@ -364,7 +449,7 @@ def test_overload_status_can_be_429(make_app):
 def test_batched_app_answers_equal_the_model_alone(make_app, classifier, varied_texts):
     """The real (tiny) model: concurrent requests through the batcher give each text the answer
     the model gives it alone."""
-    app = make_app()
+    app = make_app(queue_max_seconds=0)  # answers, not admission: no time bound on a busy machine
     assert app.state.service.batcher is not None
     texts = varied_texts(30)
     expected = [classifier.predict([text])[0] for text in texts]
