@@ -4,6 +4,7 @@ and `_checks` hold what they share."""
 from .eks import EksInference
 from .fargate_inference import FargateInference
 from .lambda_inference import LambdaEndpointType, LambdaInference
+from .load_balancer_auth import LoadBalancerAuth
 from .model_image import ModelImage, Precision
 from .network import SharedNetwork
 from .sagemaker import (
@@ -23,6 +24,7 @@ __all__ = [
     "FargateInference",
     "LambdaEndpointType",
     "LambdaInference",
+    "LoadBalancerAuth",
     "ModelData",
     "ModelImage",
     "Precision",

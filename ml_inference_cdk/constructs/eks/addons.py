@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, RemovalPolicy, Validations
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from .._logs import expire_service_log_group
 
 CONTAINER_INSIGHTS_ADDON = "amazon-cloudwatch-observability"
 METRICS_SERVER_ADDON = "metrics-server"
+#: The log groups the add-on's agent and Fluent Bit create, /aws/containerinsights/<cluster>/<name>.
+CONTAINER_INSIGHTS_LOG_GROUPS = ("performance", "application", "dataplane", "host")
 
 
 def metrics_server(scope: Construct, cluster: eks.ICluster) -> eks.Addon:
@@ -17,8 +22,11 @@ def metrics_server(scope: Construct, cluster: eks.ICluster) -> eks.Addon:
     return eks.Addon(scope, "MetricsServer", cluster=cluster, addon_name=METRICS_SERVER_ADDON)
 
 
-def container_insights(scope: Construct, cluster: eks.ICluster) -> tuple[eks.Addon, iam.Role]:
-    """The CloudWatch Observability add-on, and the role its agent assumes through Pod Identity."""
+def container_insights(
+    scope: Construct, cluster: eks.ICluster, *, log_retention: logs.RetentionDays, removal_policy: RemovalPolicy
+) -> tuple[eks.Addon, iam.Role, list[logs.LogRetention]]:
+    """The CloudWatch Observability add-on, the role its agent assumes through Pod Identity, and
+    the retention of the log groups it writes (set before the add-on starts)."""
     agent_role = iam.Role(
         scope,
         "CloudWatchAgentRole",
@@ -43,7 +51,24 @@ def container_insights(scope: Construct, cluster: eks.ICluster) -> tuple[eks.Add
     )
     addon = eks.Addon(scope, "ContainerInsights", cluster=cluster, addon_name=CONTAINER_INSIGHTS_ADDON)
     addon.node.add_dependency(association)
-    return addon, agent_role
+    retentions = [
+        expire_service_log_group(
+            scope,
+            f"ContainerInsights{name.capitalize()}LogRetention",
+            log_group_name=f"/aws/containerinsights/{cluster.cluster_name}/{name}",
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        for name in CONTAINER_INSIGHTS_LOG_GROUPS
+    ]
+    addon.node.add_dependency(*retentions)
+    return addon, agent_role, retentions
 
 
-__all__ = ["CONTAINER_INSIGHTS_ADDON", "METRICS_SERVER_ADDON", "container_insights", "metrics_server"]
+__all__ = [
+    "CONTAINER_INSIGHTS_ADDON",
+    "CONTAINER_INSIGHTS_LOG_GROUPS",
+    "METRICS_SERVER_ADDON",
+    "container_insights",
+    "metrics_server",
+]
