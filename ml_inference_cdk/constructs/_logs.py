@@ -26,8 +26,6 @@ from ._checks import iam5_resource_finding
 _HANDLER_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 #: The construct id of our role for that handler, beside it at the top of the stack.
 _ROLE_ID = "LogRetentionHandlerRole"
-#: What the handler sets on its own log group the first time it runs (aws-cdk-lib's handler).
-HANDLER_LOG_RETENTION = logs.RetentionDays.ONE_DAY
 
 
 def expire_service_log_group(
@@ -42,6 +40,11 @@ def expire_service_log_group(
     RemovalPolicy.DESTROY the stack deletes it. Make the writer depend on the returned
     construct where it can, so the group exists with its retention before the first write."""
     role = _handler_role(scope)
+    if role is None:
+        # Someone else's handler came first, with the CDK's own role: it is already allowed.
+        return logs.LogRetention(
+            scope, construct_id, log_group_name=log_group_name, retention=retention, removal_policy=removal_policy
+        )
     grant = _grant_log_group(scope, f"{construct_id}Grant", role, log_group_name,
                              delete=removal_policy == RemovalPolicy.DESTROY)
     retention_resource = logs.LogRetention(
@@ -86,16 +89,15 @@ def set_log_group_expiry(
     resource.apply_removal_policy(removal_policy)
 
 
-def _handler_role(scope: Construct) -> iam.Role:
+def _handler_role(scope: Construct) -> Optional[iam.Role]:
+    """Our role for the stack's handler; None when the handler exists already without it (a
+    `log_retention=` prop elsewhere in the stack created it first, with the CDK's own role)."""
     stack = Stack.of(scope)
     existing = stack.node.try_find_child(_ROLE_ID)
     if isinstance(existing, iam.Role):
         return existing
     if stack.node.try_find_child(_HANDLER_ID) is not None:
-        raise ValueError(
-            "this stack already has a LogRetention handler with a role of its own (a log_retention= "
-            "prop elsewhere): create the inference constructs first"
-        )
+        return None
     return iam.Role(
         stack,
         _ROLE_ID,
@@ -158,4 +160,4 @@ def _acknowledge_group_wildcard(policy: iam.Policy, arn: str, reason: str) -> No
     Validations.of(policy).acknowledge(Acknowledgment(id=iam5_resource_finding(policy, arn), reason=reason))
 
 
-__all__ = ["HANDLER_LOG_RETENTION", "expire_function_logs", "expire_service_log_group", "set_log_group_expiry"]
+__all__ = ["expire_function_logs", "expire_service_log_group", "set_log_group_expiry"]

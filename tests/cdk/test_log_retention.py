@@ -160,3 +160,22 @@ def test_log_retention_handler_is_granted_only_its_groups(synthesized):
                 assert "*" not in resources_ and all(":log-group:" in json.dumps(arn) for arn in resources_)
         # dev destroys its log groups, so the handler may delete exactly those.
         assert any("logs:DeleteLogGroup" in s["Action"] for p in policies for s in p["PolicyDocument"]["Statement"])
+
+
+def test_a_handler_someone_else_created_is_reused():
+    # A log_retention= prop elsewhere made the stack's handler first, with the CDK's own role.
+    from aws_cdk import RemovalPolicy
+    from aws_cdk import aws_logs as logs
+    from aws_cdk.assertions import Template
+
+    from ml_inference_cdk.constructs._logs import expire_service_log_group
+    from tests.cdk.support import new_stack
+
+    _, stack = new_stack()
+    logs.LogRetention(stack, "Theirs", log_group_name="/their/group", retention=logs.RetentionDays.ONE_DAY)
+    expire_service_log_group(stack, "Ours", log_group_name="/our/group", retention=logs.RetentionDays.ONE_WEEK,
+                             removal_policy=RemovalPolicy.DESTROY)
+    template = Template.from_stack(stack)
+    template.resource_count_is("Custom::LogRetention", 2)
+    template.resource_count_is("AWS::Lambda::Function", 1)
+    assert not [key for key in template.to_json()["Resources"] if key.startswith("LogRetentionHandlerRole")]
