@@ -7,6 +7,7 @@ so everything that differs between environments is here and enters the stacks as
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Optional
@@ -14,7 +15,11 @@ from typing import Optional
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from .constructs._waf import DEFAULT_RATE_LIMIT, WAF_MAX_RATE_LIMIT, WAF_MIN_RATE_LIMIT
+from .constructs.eks.endpoint_access import check_public_access_cidrs
+
 PROJECT = "ml-inference"
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$")
 #: The values of StageConfig.sagemaker_mode (the values of SageMakerEndpoint's EndpointMode).
 SAGEMAKER_MODES = ("real-time", "serverless", "async")
 #: The deployment targets a stage may run (its stacks are MlInference-<target>).
@@ -125,6 +130,20 @@ class StageConfig:
     drift_min_predictions: int = 50
     drift_period_minutes: int = 60
 
+    # Exposure (issue 18): the Fargate ALB and the EKS Ingress face the internet only on HTTPS
+    #: An ACM certificate ARN in the stage's region, for the Fargate ALB and the EKS Ingress.
+    #: None: both load balancers are internal (reachable from the VPC only) and synth says so.
+    certificate_arn: Optional[str] = None
+    #: A Route 53 hosted zone (id and name) and a record in it that the Fargate stack points at
+    #: its ALB (an alias A record); the certificate must cover the record. None: no record.
+    hosted_zone_id: Optional[str] = None
+    hosted_zone_name: Optional[str] = None
+    domain_name: Optional[str] = None
+    #: Requests one client IP may send in five minutes before WAF blocks it (WAF's minimum: 10).
+    waf_rate_limit: int = DEFAULT_RATE_LIMIT
+    #: The Fargate ALB refuses deletion until this is turned off.
+    load_balancer_deletion_protection: bool = False
+
     def __post_init__(self) -> None:
         if not self.region:
             raise ValueError(f"stage {self.name!r}: region must not be empty")
@@ -147,8 +166,10 @@ class StageConfig:
                 )
             if any(not zone.startswith(self.region) for zone in zones):
                 raise ValueError(f"stage {self.name!r}: availability_zones {zones!r} are not all in {self.region}")
-        object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
         self._check_observability()
+        self._check_exposure()
+        check_public_access_cidrs(self.eks_endpoint_public_cidrs)
+        object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
 
     def _check_observability(self) -> None:
         if not 0 < self.alarm_error_rate_percent <= 100:
@@ -165,6 +186,39 @@ class StageConfig:
         if self.drift_min_predictions < 1 or not 5 <= self.drift_period_minutes <= 1440:
             raise ValueError(
                 f"stage {self.name!r}: drift_min_predictions must be at least 1 and drift_period_minutes 5-1440"
+            )
+
+    def _check_exposure(self) -> None:
+        name = f"stage {self.name!r}"
+        if self.certificate_arn is not None:
+            match = _CERTIFICATE_ARN.match(self.certificate_arn)
+            if not match:
+                raise ValueError(
+                    f"{name}: certificate_arn {self.certificate_arn!r} is not an ACM certificate ARN "
+                    "(arn:aws:acm:<region>:<account>:certificate/<id>)"
+                )
+            if match["region"] != self.region:
+                raise ValueError(
+                    f"{name}: certificate_arn is in {match['region']} but the stage deploys to {self.region}: "
+                    "a load balancer takes a certificate from its own region"
+                )
+        domain = {"hosted_zone_id": self.hosted_zone_id, "hosted_zone_name": self.hosted_zone_name,
+                  "domain_name": self.domain_name}
+        given = [field for field, value in domain.items() if value]
+        if given and len(given) != len(domain):
+            missing = ", ".join(field for field in domain if field not in given)
+            raise ValueError(f"{name}: a domain needs hosted_zone_id, hosted_zone_name and domain_name; set {missing}")
+        if given:
+            if self.certificate_arn is None:
+                raise ValueError(f"{name}: domain_name is served over HTTPS: set certificate_arn (a certificate for it)")
+            zone = self.hosted_zone_name.rstrip(".").lower()  # type: ignore[union-attr]
+            record = self.domain_name.rstrip(".").lower()  # type: ignore[union-attr]
+            if record != zone and not record.endswith(f".{zone}"):
+                raise ValueError(f"{name}: domain_name {self.domain_name!r} is not in the zone {self.hosted_zone_name!r}")
+        if not WAF_MIN_RATE_LIMIT <= self.waf_rate_limit <= WAF_MAX_RATE_LIMIT:
+            raise ValueError(
+                f"{name}: waf_rate_limit must be between {WAF_MIN_RATE_LIMIT} (WAF's minimum) and "
+                f"{WAF_MAX_RATE_LIMIT} requests per client IP in five minutes, got {self.waf_rate_limit}"
             )
 
     @property
@@ -258,6 +312,8 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             alarm_error_rate_percent=1.0,
             tracing=True,
             monthly_budget_usd=2000.0,
+
+            load_balancer_deletion_protection=True,
         ),
     }
 )

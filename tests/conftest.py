@@ -77,3 +77,39 @@ def synthesized(tmp_path_factory):
         return cache[stage]
 
     return get
+
+
+#: The certificate the `exposed` stage faces the internet with (never deployed).
+EXPOSED_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1234-5678-9abc-0123456789ab"
+
+
+@pytest.fixture(scope="session")
+def exposed(tmp_path_factory):
+    """A stage on the internet: prod with a certificate, a domain and an admin role, its Fargate
+    and EKS stacks (and their network) synthesized once with cdk-nag on. No default stage has a
+    certificate, so this is where the web ACLs and HTTPS listeners meet the checkers."""
+    import dataclasses
+
+    import aws_cdk as cdk
+    from cdk_nag import AwsSolutionsChecks
+
+    from ml_inference_cdk.config import get_stage_config
+    from ml_inference_cdk.stacks import add_stacks
+
+    config = dataclasses.replace(
+        get_stage_config("prod"),
+        targets=("Fargate", "Eks"),
+        certificate_arn=EXPOSED_CERTIFICATE,
+        hosted_zone_id="Z0123456789ABCDEFGHIJ",
+        hosted_zone_name="example.com",
+        domain_name="api.example.com",
+        waf_rate_limit=300,
+        eks_admin_role_arns=("arn:aws:iam::123456789012:role/platform-admin",),
+    )
+    outdir = tmp_path_factory.mktemp("cdk-exposed")
+    app = cdk.App(outdir=str(outdir), context=cdk_json_context())
+    stacks = add_stacks(app, config, env=cdk.Environment(region=config.region))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    assembly = app.synth()
+    templates = {stack.node.id: assembly.get_stack_artifact(stack.artifact_id).template for stack in stacks.values()}
+    return SynthesizedStage("exposed", outdir, templates)

@@ -8,6 +8,7 @@ from .dashboard import InferenceDashboard
 from .eks import EksInference
 from .fargate_inference import FargateInference
 from .lambda_inference import LambdaEndpointType, LambdaInference
+from .load_balancer_auth import LoadBalancerAuth
 from .model_image import ModelImage, Precision
 from .network import SharedNetwork
 from .sagemaker import (
@@ -30,6 +31,7 @@ __all__ = [
     "InferenceDashboard",
     "LambdaEndpointType",
     "LambdaInference",
+    "LoadBalancerAuth",
     "ModelData",
     "ModelImage",
     "Precision",

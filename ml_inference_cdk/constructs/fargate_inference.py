@@ -13,6 +13,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from ._alarms import (
@@ -27,9 +28,15 @@ from ._alarms import (
 )
 from ._buckets import access_log_bucket, log_load_balancer_access
 from ._checks import skip_checkov
+from ._exposure import DOCS_DISABLED, NOT_FOUND_BODY, max_body_bytes, private_path_patterns
+from ._iam import acknowledge_grant
+from ._load_balancer import load_balancer_security_group, resolve_exposure
+from ._logs import expire_service_log_group
 from ._placement import resolve_placement
 from ._service_metrics import ServiceMetrics, ServiceMetricsMixin, ServiceMonitoring, check_environment
 from ._tracing import TraceCollector, add_ecs_collector, app_tracing_environment
+from ._waf import DEFAULT_RATE_LIMIT, check_rate_limit, load_balancer_firewall
+from .load_balancer_auth import LoadBalancerAuth
 from .model_image import ModelImage
 
 CONTAINER_PORT = 8080
@@ -49,10 +56,13 @@ class FargateInference(ServiceMetricsMixin, Construct):
     """The ModelImage `server` target on ECS Fargate behind an Application Load Balancer.
 
     Tasks run in private subnets without public IPs; only the load balancer's security group
-    reaches them, on port 8080. The ALB listens on HTTPS when a certificate is given (HTTP
-    then redirects to it), on plain HTTP otherwise; it drops invalid headers and writes
-    access logs to an encrypted bucket that expires them. The service scales between
-    `min_tasks` and `max_tasks` on CPU and on requests per target, rolls back failed
+    reaches them, on port 8080, and they reach out only to HTTPS (AWS APIs) and DNS. With a
+    certificate the ALB is internet-facing on HTTPS (TLS 1.2+, HTTP redirected), behind an AWS
+    WAF web ACL (rate limit per client IP, body size, AWS managed rules), and answers 404 for
+    /metrics and the API docs; optionally users sign in first (`auth`). Without one it is
+    internal: plain HTTP from inside the VPC only, everything reachable. It drops invalid
+    headers and writes access logs to an encrypted bucket that expires them. The service
+    scales between `min_tasks` and `max_tasks` on CPU and on requests per target, rolls back failed
     deployments (circuit breaker), and raises alarms on 5xx, p99 latency, unhealthy hosts
     and fewer running tasks than the minimum, and on the service's own metrics (p99 request
     latency, 5xx error rate, drift). With `tracing`, an OpenTelemetry collector sidecar sends the
@@ -84,8 +94,12 @@ class FargateInference(ServiceMetricsMixin, Construct):
         scale_out_cooldown: Optional[Duration] = None,
         spot_weight: int = 0,
         on_demand_base: int = 0,
-        internal: bool = False,
+        internal: Optional[bool] = None,
         certificate: Optional[acm.ICertificate] = None,
+        auth: Optional[LoadBalancerAuth] = None,
+        rate_limit: int = DEFAULT_RATE_LIMIT,
+        rate_limit_window: Optional[Duration] = None,
+        deletion_protection: bool = False,
         health_check_grace_period: Optional[Duration] = None,
         deregistration_delay: Optional[Duration] = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS,
@@ -119,17 +133,27 @@ class FargateInference(ServiceMetricsMixin, Construct):
             Spot). Default: 0.
         :param on_demand_base: tasks always on regular FARGATE before Spot takes a share.
             Default: 0.
-        :param internal: an internal load balancer in the private subnets. Default: false,
-            internet-facing in the public subnets.
-        :param certificate: an ACM certificate: HTTPS on 443 and HTTP redirected to it.
-            Default: none, plain HTTP on 80.
+        :param internal: an internal load balancer in the private subnets, reachable from the
+            VPC only. Default: internet-facing in the public subnets when `certificate` is
+            given, else internal (synth warns). An internet-facing one needs a certificate.
+        :param certificate: an ACM certificate: HTTPS on 443 (TLS 1.2+) and HTTP redirected
+            to it. Default: none, plain HTTP on 80 (internal load balancers only).
+        :param auth: users sign in before requests reach the tasks: `LoadBalancerAuth.cognito(...)`
+            or `.oidc(...)` (needs `certificate`). Default: none.
+        :param rate_limit: requests one client IP may send per `rate_limit_window` before the web
+            ACL blocks it (internet-facing only; WAF's minimum is 10). Default: 2000.
+        :param rate_limit_window: the window `rate_limit` counts in: 1, 2, 5 or 10 minutes.
+            Default: 5 minutes.
+        :param deletion_protection: the load balancer refuses deletion until this is turned
+            off. Default: false.
         :param health_check_grace_period: time after a task starts before failed health checks
             count. The model loads in seconds; the grace covers the image pull. Default: 60 s.
         :param deregistration_delay: how long a draining task finishes its requests.
             Default: 30 seconds (requests take well under a second).
-        :param log_retention: how long container logs are kept. Default: two weeks.
+        :param log_retention: how long container logs, Container Insights' performance logs
+            and the web ACL's logs are kept. Default: two weeks.
         :param access_log_expiration: how long ALB access logs are kept. Default: 90 days.
-        :param removal_policy: what `cdk destroy` does with the log group, the access log
+        :param removal_policy: what `cdk destroy` does with the log groups, the access log
             bucket and the alarm topic's key. Default: RETAIN.
         :param alarm_topic: where alarms notify. Default: a new KMS-encrypted topic.
         :param http_5xx_alarm_threshold: 5xx answers per minute (ALB and targets) that raise
@@ -167,9 +191,19 @@ class FargateInference(ServiceMetricsMixin, Construct):
             what="the tasks",
         )
         assert placement is not None
+        internal = resolve_exposure(self, internal=internal, certificate=certificate, auth=auth)
+        window = rate_limit_window or Duration.minutes(5)
+        check_rate_limit(rate_limit, window)
+        environment = {**({} if internal else DOCS_DISABLED), **(environment or {})}
 
+        #: The retention of a new cluster's Container Insights performance logs; else None.
+        self.container_insights_log_retention: Optional[logs.LogRetention] = None
+        if cluster is None:
+            cluster, self.container_insights_log_retention = self._create_cluster(
+                placement.vpc, spot_weight > 0, log_retention, removal_policy
+            )
         #: The ECS cluster.
-        self.cluster: ecs.ICluster = cluster or self._create_cluster(placement.vpc, spot_weight > 0)
+        self.cluster: ecs.ICluster = cluster
         #: The container log group.
         self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=removal_policy)
         #: The task definition: read-only root filesystem, a writable /tmp, port 8080.
@@ -195,6 +229,8 @@ class FargateInference(ServiceMetricsMixin, Construct):
         self.collector_container: Optional[ecs.ContainerDefinition] = (
             add_ecs_collector(self.task_definition, tracing, log_group=self.log_group) if tracing is not None else None
         )
+        #: The tasks' security group: in from the load balancer, out to HTTPS and DNS only.
+        self.task_security_group = _task_security_group(self, self.cluster.vpc)
         #: The Fargate service: private subnets, no public IP, circuit breaker with rollback.
         self.service = ecs.FargateService(
             self,
@@ -209,7 +245,11 @@ class FargateInference(ServiceMetricsMixin, Construct):
             max_healthy_percent=200,
             health_check_grace_period=health_check_grace_period or Duration.seconds(60),
             capacity_provider_strategies=_capacity_providers(spot_weight, on_demand_base),
+            security_groups=[self.task_security_group],
         )
+        if self.container_insights_log_retention is not None:
+            # Container Insights writes once tasks run: its log group has its retention by then.
+            self.service.node.add_dependency(self.container_insights_log_retention)
 
         #: The ALB access log bucket: SSE-S3 (the only encryption ALB log delivery supports).
         self.access_log_bucket = access_log_bucket(
@@ -220,9 +260,11 @@ class FargateInference(ServiceMetricsMixin, Construct):
             removal_policy=removal_policy,
         )
         #: The load balancer's security group: its listener ports, from the internet or the VPC.
-        self.load_balancer_security_group = _load_balancer_security_group(
+        self.load_balancer_security_group = load_balancer_security_group(
             self, self.cluster.vpc, internal=internal, https=certificate is not None
         )
+        #: Whether the load balancer is internal (reachable from the VPC only).
+        self.internal = internal
         #: The Application Load Balancer.
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
@@ -233,6 +275,7 @@ class FargateInference(ServiceMetricsMixin, Construct):
             # Internet-facing in the public subnets; internal ones default to the private subnets.
             vpc_subnets=None if internal else ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             drop_invalid_header_fields=True,
+            deletion_protection=deletion_protection,
         )
         log_load_balancer_access(self.load_balancer, self.access_log_bucket, prefix="alb")
         #: The ACM certificate of the HTTPS listener, or None (plain HTTP).
@@ -240,8 +283,11 @@ class FargateInference(ServiceMetricsMixin, Construct):
         #: The listener that forwards to the tasks (HTTPS with a certificate, else HTTP).
         self.listener = self._add_listener(certificate)
         #: The target group: health checks on /health.
-        self.target_group = self.listener.add_targets(
-            "Inference",
+        self.target_group = elbv2.ApplicationTargetGroup(
+            # Where listener.add_targets("Inference") put it: the same logical id as before.
+            self.listener,
+            "InferenceGroup",
+            vpc=self.cluster.vpc,
             port=CONTAINER_PORT,
             protocol=elbv2.ApplicationProtocol.HTTP,
             targets=[self.service],
@@ -255,6 +301,16 @@ class FargateInference(ServiceMetricsMixin, Construct):
             ),
             deregistration_delay=deregistration_delay or Duration.seconds(30),
         )
+        #: How users sign in before reaching the tasks, or None.
+        self.auth = auth
+        forward = elbv2.ListenerAction.forward([self.target_group])
+        self.listener.add_action("Inference", action=auth.action(forward) if auth is not None else forward)
+        #: The AWS WAF web ACL of an internet-facing load balancer; else None.
+        self.web_acl: Optional[wafv2.CfnWebACL] = None
+        #: The web ACL's log group (blocked and counted requests); else None.
+        self.web_acl_log_group: Optional[logs.LogGroup] = None
+        if not internal:
+            self._guard_internet_facing(max_body_bytes(environment), rate_limit, window, log_retention, removal_policy)
         #: The URL clients call: https://<load balancer DNS name> with a certificate, else http://.
         self.url = f"{'https' if certificate is not None else 'http'}://{self.load_balancer.load_balancer_dns_name}"
 
@@ -329,11 +385,52 @@ class FargateInference(ServiceMetricsMixin, Construct):
             **{"statistic": "Minimum", **options},
         )
 
-    def _create_cluster(self, vpc: ec2.IVpc, spot: bool) -> ecs.Cluster:
+    def _create_cluster(
+        self, vpc: ec2.IVpc, spot: bool, log_retention: logs.RetentionDays, removal_policy: RemovalPolicy
+    ) -> tuple[ecs.Cluster, logs.LogRetention]:
         cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
         if spot:
             cluster.enable_fargate_capacity_providers()
-        return cluster
+        retention = expire_service_log_group(
+            cluster,
+            "PerformanceLogRetention",
+            log_group_name=f"/aws/ecs/containerinsights/{cluster.cluster_name}/performance",
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        return cluster, retention
+
+    def _guard_internet_facing(
+        self,
+        body_limit: int,
+        rate_limit: int,
+        window: Duration,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        """The private paths answer 404 here, and the web ACL sits in front."""
+        self.listener.add_action(
+            "PrivatePaths",
+            priority=1,
+            conditions=[elbv2.ListenerCondition.path_patterns(private_path_patterns())],
+            action=elbv2.ListenerAction.fixed_response(404, content_type="application/json", message_body=NOT_FOUND_BODY),
+        )
+        firewall = load_balancer_firewall(
+            self,
+            "Firewall",
+            rate_limit=rate_limit,
+            rate_limit_window=window,
+            max_body_bytes=body_limit,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.web_acl, self.web_acl_log_group = firewall.web_acl, firewall.log_group
+        wafv2.CfnWebACLAssociation(
+            self,
+            "FirewallAssociation",
+            resource_arn=self.load_balancer.load_balancer_arn,
+            web_acl_arn=firewall.web_acl.attr_arn,
+        )
 
     def _add_container(self, image: ModelImage, environment: Mapping[str, str]) -> ecs.ContainerDefinition:
         container = self.task_definition.add_container(
@@ -362,12 +459,11 @@ class FargateInference(ServiceMetricsMixin, Construct):
             )
         )
         if self.task_definition.execution_role is not None:
-            Validations.of(self.task_definition.execution_role).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-IAM5[Resource::*]",
-                    reason="ecr:GetAuthorizationToken supports no resource-level permissions; the image "
-                    "pull itself is scoped to the asset repository.",
-                )
+            acknowledge_grant(
+                self.task_definition.execution_role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "ecr:GetAuthorizationToken supports no resource-level permissions; the image pull itself is "
+                "scoped to the asset repository.",
             )
         return container
 
@@ -386,7 +482,7 @@ class FargateInference(ServiceMetricsMixin, Construct):
         listener = self.load_balancer.add_listener("Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False)
         skip_checkov(
             listener,
-            CKV_AWS_2="No certificate was given: plain HTTP until one is "
+            CKV_AWS_2="An internal load balancer without a certificate: plain HTTP inside the VPC only "
             "(FargateInference(certificate=...) switches to HTTPS with a redirect).",
             CKV_AWS_103="TLS applies with a certificate only; see CKV_AWS_2.",
         )
@@ -430,42 +526,18 @@ class FargateInference(ServiceMetricsMixin, Construct):
         return alarms.alarms
 
 
-def _load_balancer_security_group(
-    scope: Construct, vpc: ec2.IVpc, *, internal: bool, https: bool
-) -> ec2.SecurityGroup:
+def _task_security_group(scope: Construct, vpc: ec2.IVpc) -> ec2.SecurityGroup:
     security_group = ec2.SecurityGroup(
         scope,
-        "LoadBalancerSecurityGroup",
+        "TaskSecurityGroup",
         vpc=vpc,
-        description="Listeners of the inference load balancer",
+        description="Inference tasks: 8080 from the load balancer; HTTPS and DNS out",
         allow_all_outbound=False,
     )
-    port = 443 if https else 80
-    if internal:
-        security_group.add_ingress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(port), "From the VPC")
-        Validations.of(security_group).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-EC23",
-                reason="Ingress comes only from the VPC's own CIDR block, an attribute the rule cannot "
-                "resolve at synth; nothing outside the VPC is allowed.",
-            )
-        )
-        return security_group
-    security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(port), "From the internet")
-    if https:
-        security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "Redirected to HTTPS")
-    skip_checkov(
-        security_group,
-        CKV_AWS_260="An internet-facing load balancer listens on port 80 by design: to redirect "
-        "to HTTPS, or to serve HTTP until a certificate is given.",
-    )
-    Validations.of(security_group).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions-EC23",
-            reason="An internet-facing load balancer answers the internet on its listener ports "
-            "by design; the tasks behind it accept traffic only from this security group.",
-        )
-    )
+    # Image layers (S3), ECR, CloudWatch Logs and any AWS API, through endpoints or NAT.
+    security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
+    for port in (ec2.Port.udp(53), ec2.Port.tcp(53)):
+        security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), port, "DNS to the VPC resolver")
     return security_group
 
 

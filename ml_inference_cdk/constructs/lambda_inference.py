@@ -24,6 +24,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ._alarms import SPIKE, SUSTAINED, AlarmSet, add_service_alarms, check_thresholds, encrypted_alarm_topic
+from ._iam import acknowledge_grant
 from ._placement import resolve_placement
 from ._service_metrics import ServiceMetrics, ServiceMetricsMixin, ServiceMonitoring, check_environment
 from .model_image import ModelImage
@@ -187,12 +188,11 @@ class LambdaInference(ServiceMetricsMixin, Construct):
             vpc=placement.vpc if placement else None,
             vpc_subnets=placement.subnets if placement else None,
         )
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no "
-                "resource-level permissions; the log permissions are scoped to this function's log group.",
-            )
+        acknowledge_grant(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
+            "permissions; the log permissions are scoped to this function's log group.",
         )
 
         #: The `live` alias every client and endpoint calls.

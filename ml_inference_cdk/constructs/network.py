@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ._logs import expire_function_logs
 from ._placement import private_subnets
 
 #: Interface endpoints created by default: what pulling images, logging, assuming roles and
@@ -64,8 +65,9 @@ class SharedNetwork(Construct):
         :param interface_endpoints: interface endpoints to add. Default:
             `DEFAULT_INTERFACE_ENDPOINTS` (ECR api and dkr, CloudWatch Logs, STS, SageMaker
             runtime); pass `[]` for none.
-        :param flow_log_retention: how long VPC flow logs are kept. Default: one month.
-        :param removal_policy: what `cdk destroy` does with the flow log group. Default:
+        :param flow_log_retention: how long VPC flow logs (and the logs of the CDK's handler
+            that empties the default security group) are kept. Default: one month.
+        :param removal_policy: what `cdk destroy` does with those log groups. Default:
             RETAIN.
         """
         super().__init__(scope, construct_id)
@@ -90,6 +92,8 @@ class SharedNetwork(Construct):
             self.private_subnets: ec2.SubnetSelection = private_subnets(vpc)
             #: The flow log group, or None for an existing VPC.
             self.flow_log_group: Optional[logs.LogGroup] = None
+            #: The retention of the default-security-group handler's logs, or None for an existing VPC.
+            self.handler_log_retention: Optional[logs.LogRetention] = None
             #: The S3 gateway endpoint, or None (switched off, or an existing VPC).
             self.s3_endpoint: Optional[ec2.GatewayVpcEndpoint] = None
             #: The security group of the interface endpoints, or None (none, or an existing VPC).
@@ -122,6 +126,9 @@ class SharedNetwork(Construct):
         )
         self.vpc = _new_vpc(self, cidr=cidr, max_azs=max_azs, nat_gateways=nat_gateways, private_type=private_type,
                             flow_log_group=self.flow_log_group)
+        self.handler_log_retention = _expire_handler_logs(
+            self.vpc, flow_log_retention or logs.RetentionDays.ONE_MONTH, removal_policy or RemovalPolicy.RETAIN
+        )
         self.private_subnets = ec2.SubnetSelection(subnet_type=private_type)
         self.s3_endpoint = (
             self.vpc.add_gateway_endpoint(
@@ -171,6 +178,21 @@ def _new_vpc(
             )
         },
     )
+
+
+def _expire_handler_logs(
+    vpc: ec2.Vpc, retention: logs.RetentionDays, removal_policy: RemovalPolicy
+) -> Optional[logs.LogRetention]:
+    """The CDK's handler that empties the default security group logs to /aws/lambda/<name>,
+    which it creates without retention: give that group one before the handler first runs."""
+    provider = Stack.of(vpc).node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+    handler = provider.node.try_find_child("Handler") if provider is not None else None
+    if not isinstance(handler, CfnResource):
+        return None
+    existing = provider.node.try_find_child("LogRetention")  # type: ignore[union-attr]
+    retention_resource = existing or expire_function_logs(handler, retention=retention, removal_policy=removal_policy)
+    vpc.node.find_child("RestrictDefaultSecurityGroupCustomResource").node.add_dependency(retention_resource)
+    return retention_resource  # type: ignore[return-value]
 
 
 def _endpoint_security_group(scope: Construct, vpc: ec2.IVpc, cidr: str) -> ec2.SecurityGroup:

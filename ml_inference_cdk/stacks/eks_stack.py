@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -36,6 +37,13 @@ class EksStack(Stack):
             vpc=network.vpc,
             endpoint_public_cidrs=config.eks_endpoint_public_cidrs,
             admin_roles=admins,
+            certificate=(
+                acm.Certificate.from_certificate_arn(self, "Certificate", config.certificate_arn)
+                if config.certificate_arn
+                else None
+            ),
+            rate_limit=config.waf_rate_limit,
+            log_retention=config.log_retention,
             min_replicas=config.eks_min_replicas,
             max_replicas=config.eks_max_replicas,
             gpu_count=config.eks_gpu_count,
@@ -50,6 +58,12 @@ class EksStack(Stack):
             "UpdateKubeconfigCommand",
             value=self.inference.update_kubeconfig_command(),
             description="Adds the cluster to ~/.kube/config (needs an admin role's access entry)",
+        )
+        CfnOutput(
+            self,
+            "ClusterAdminRoleArns",
+            value=Fn.join(",", self.inference.cluster_admin_role_arns),
+            description="Every IAM role with cluster-admin access (the kubectl provider's first)",
         )
         CfnOutput(
             self,

@@ -11,7 +11,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from ml_inference_cdk import EksInference, ModelImage, SharedNetwork
@@ -231,6 +231,14 @@ def test_every_prop(everything):
         },
     )
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "service_number_of_running_pods", "Threshold": 3})
+    # Internal with a certificate: HTTPS inside the VPC, no web ACL, everything reachable.
+    assert construct.internal and construct.web_acl is None
+    assert "alb.ingress.kubernetes.io/wafv2-acl-arn" not in kinds["Ingress"]["metadata"]["annotations"]
+    # The admin role is named beside the kubectl provider's, and synth has nothing to warn about.
+    assert len(construct.cluster_admin_role_arns) == 2
+    assert "arn:aws:iam::123456789012:role/platform-admin" in construct.cluster_admin_role_arns
+    warnings = Annotations.from_stack(cdk.Stack.of(construct)).find_warning("*", Match.any_value())
+    assert not [w for w in warnings if "ml-inference:" in str(w.entry.data)]
 
 
 def test_existing_cluster_without_addons_or_alarms():
@@ -312,7 +320,7 @@ def test_kubectl_layer_for_another_version():
         ({"max_unavailable": 2}, "must be below min_replicas"),
         ({"gpu_count": 9}, "gpu_count must be between 0 and 8"),
         ({"gpu_count": 1, "gpu_instance_families": ["m5"]}, "must name NVIDIA GPU families"),
-        ({"endpoint_public_cidrs": ["0.0.0.0/0"]}, "must not open the API endpoint to the whole internet"),
+        ({"endpoint_public_cidrs": ["0.0.0.0/0"]}, "opens the API endpoint to the internet"),
         ({"cpu_alarm_threshold_percent": 0}, "cpu_alarm_threshold_percent must be between 1 and 100"),
         ({"restart_alarm_threshold": 0}, "restart_alarm_threshold must be at least 1"),
         ({"version": eks.KubernetesVersion.V1_35}, "pip install aws-cdk.lambda-layer-kubectl-v35"),
@@ -362,7 +370,7 @@ def test_fails_when_placement_is_missing_or_ambiguous():
 def test_attributes_without_container_insights():
     stack, construct = build(container_insights=False, metrics_server=False)
     assert construct.cloudwatch_agent_role is None and construct.topic is None and construct.alarms == {}
-    assert construct.addons == {}
+    assert construct.addons == {} and construct.container_insights_log_retention == []
     template_of(stack).resource_count_is("AWS::EKS::Addon", 0)
 
 

@@ -102,14 +102,17 @@ def test_hpa_and_pdb_follow_the_stage(synthesized, stage, min_replicas, max_repl
     assert alarm["Properties"]["Threshold"] == min_replicas
 
 
-def test_ingress_uses_auto_mode_alb_in_the_public_subnets(synthesized):
+def test_ingress_uses_an_internal_auto_mode_alb_without_a_certificate(synthesized):
     kinds = by_kind(objects(synthesized, "dev"))
     params, ingress_class, ingress = kinds["IngressClassParams"], kinds["IngressClass"], kinds["Ingress"]
     assert ingress_class["spec"]["controller"] == "eks.amazonaws.com/alb"
     assert ingress_class["spec"]["parameters"] == {"apiGroup": "eks.amazonaws.com", "kind": "IngressClassParams", "name": params["metadata"]["name"]}
     assert ingress["spec"]["ingressClassName"] == ingress_class["metadata"]["name"]
-    assert params["spec"]["scheme"] == "internet-facing"
+    # No stage names a certificate: internal, in the private subnets, no web ACL or path rules.
+    assert params["spec"]["scheme"] == "internal"
     assert params["spec"]["subnets"]["ids"] == ["TOKEN", "TOKEN"]
+    assert not [key for key in ingress["metadata"]["annotations"] if "wafv2" in key or "actions." in key]
+    assert [path["path"] for path in ingress["spec"]["rules"][0]["http"]["paths"]] == ["/"]
     assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == "/health"
     assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-type"] == "ip"
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]

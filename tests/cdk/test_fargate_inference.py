@@ -112,12 +112,13 @@ def test_default_cluster_has_container_insights(default):
 
 
 def test_default_load_balancer(default):
+    # No certificate: internal, in the private subnets, plain HTTP from the VPC only.
     template, construct = default
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::LoadBalancer",
         {
-            "Scheme": "internet-facing",
-            "Subnets": Match.array_with([{"Ref": Match.string_like_regexp("PublicSubnet1")}]),
+            "Scheme": "internal",
+            "Subnets": Match.array_with([{"Ref": Match.string_like_regexp("PrivateSubnet1")}]),
             "LoadBalancerAttributes": Match.array_with(
                 [
                     {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
@@ -149,7 +150,10 @@ def test_only_the_load_balancer_reaches_the_tasks(default):
     assert "SourceSecurityGroupId" in rule["Properties"] and "CidrIp" not in rule["Properties"]
     template.has_resource_properties(
         "AWS::EC2::SecurityGroup",
-        {"GroupDescription": "Listeners of the inference load balancer", "SecurityGroupIngress": [Match.object_like({"CidrIp": "0.0.0.0/0", "FromPort": 80})]},
+        {
+            "GroupDescription": "Listeners of the inference load balancer",
+            "SecurityGroupIngress": [Match.object_like({"CidrIp": {"Fn::GetAtt": [Match.string_like_regexp("NetworkVpc"), "CidrBlock"]}, "FromPort": 80})],
+        },
     )
 
 

@@ -1,17 +1,22 @@
 """The EKS add-ons EksInference installs: metrics-server for the HPA, CloudWatch Observability
-(Container Insights) for the alarms and metrics, and the service's EMF metrics through its Fluent Bit."""
+(Container Insights) for the alarms and metrics."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, RemovalPolicy, Validations
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from .._logs import expire_service_log_group
 
 CONTAINER_INSIGHTS_ADDON = "amazon-cloudwatch-observability"
 METRICS_SERVER_ADDON = "metrics-server"
+#: The log groups the add-on's agent and Fluent Bit create, /aws/containerinsights/<cluster>/<name>.
+CONTAINER_INSIGHTS_LOG_GROUPS = ("performance", "application", "dataplane", "host")
 
 
 def metrics_server(scope: Construct, cluster: eks.ICluster) -> eks.Addon:
@@ -58,11 +63,17 @@ def emf_pipeline(*, namespace: str, name: str, container: str, log_group_name: s
 
 
 def container_insights(
-    scope: Construct, cluster: eks.ICluster, *, extra_fluent_bit_files: Optional[dict[str, str]] = None
-) -> tuple[eks.Addon, iam.Role]:
-    """The CloudWatch Observability add-on, and the role its agent (and Fluent Bit) assumes through
-    Pod Identity. `extra_fluent_bit_files`: Fluent Bit configuration files added to the add-on's own
-    (the add-on includes every file of `containerLogs.fluentBit.config.extraFiles`)."""
+    scope: Construct,
+    cluster: eks.ICluster,
+    *,
+    log_retention: logs.RetentionDays,
+    removal_policy: RemovalPolicy,
+    extra_fluent_bit_files: Optional[dict[str, str]] = None,
+) -> tuple[eks.Addon, iam.Role, list[logs.LogRetention]]:
+    """The CloudWatch Observability add-on, the role its agent (and Fluent Bit) assumes through Pod
+    Identity, and the retention of the log groups it writes (set before the add-on starts).
+    `extra_fluent_bit_files`: Fluent Bit configuration files added to the add-on's own (the add-on
+    includes every file of `containerLogs.fluentBit.config.extraFiles`)."""
     agent_role = iam.Role(
         scope,
         "CloudWatchAgentRole",
@@ -94,7 +105,25 @@ def container_insights(
         scope, "ContainerInsights", cluster=cluster, addon_name=CONTAINER_INSIGHTS_ADDON, configuration_values=configuration
     )
     addon.node.add_dependency(association)
-    return addon, agent_role
+    retentions = [
+        expire_service_log_group(
+            scope,
+            f"ContainerInsights{name.capitalize()}LogRetention",
+            log_group_name=f"/aws/containerinsights/{cluster.cluster_name}/{name}",
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        for name in CONTAINER_INSIGHTS_LOG_GROUPS
+    ]
+    addon.node.add_dependency(*retentions)
+    return addon, agent_role, retentions
 
 
-__all__ = ["CONTAINER_INSIGHTS_ADDON", "METRICS_SERVER_ADDON", "container_insights", "emf_pipeline", "metrics_server"]
+__all__ = [
+    "CONTAINER_INSIGHTS_ADDON",
+    "CONTAINER_INSIGHTS_LOG_GROUPS",
+    "METRICS_SERVER_ADDON",
+    "container_insights",
+    "emf_pipeline",
+    "metrics_server",
+]

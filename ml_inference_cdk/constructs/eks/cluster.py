@@ -11,7 +11,10 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
+
+from .._logs import expire_service_log_group, set_log_group_expiry
 
 #: The newest Kubernetes version that both aws-cdk-lib knows and a kubectl layer package ships.
 DEFAULT_KUBERNETES_VERSION = eks.KubernetesVersion.V1_36
@@ -33,10 +36,12 @@ def new_cluster(
     version: eks.KubernetesVersion,
     kubectl_layer: Optional[lambda_.ILayerVersion],
     endpoint_public_cidrs: Sequence[str],
+    log_retention: logs.RetentionDays,
     removal_policy: RemovalPolicy,
-) -> tuple[eks.Cluster, kms.Key]:
+) -> tuple[eks.Cluster, kms.Key, logs.LogRetention]:
     """An Auto Mode cluster in `subnets` (private API endpoint unless CIDRs are named, every
-    control-plane log, secrets encrypted with a new rotating key) and that key."""
+    control-plane log, secrets encrypted with a new rotating key), that key, and the retention
+    of the control plane's log group. The kubectl provider's logs get `log_retention` too."""
     secrets_key = kms.Key(
         scope,
         "SecretsKey",
@@ -70,7 +75,33 @@ def new_cluster(
         bootstrap_cluster_creator_admin_permissions=False,
     )
     acknowledge_cluster(cluster)
-    return cluster, secrets_key
+    control_plane_logs = _expire_cluster_logs(scope, cluster, log_retention, removal_policy)
+    return cluster, secrets_key, control_plane_logs
+
+
+def _expire_cluster_logs(
+    scope: Construct, cluster: eks.Cluster, retention: logs.RetentionDays, removal_policy: RemovalPolicy
+) -> logs.LogRetention:
+    """The control plane's log group (EKS creates /aws/eks/<name>/cluster with the cluster), and the
+    kubectl provider's two log groups (the CDK keeps them two years and retains them always)."""
+    control_plane = expire_service_log_group(
+        scope,
+        "ControlPlaneLogRetention",
+        log_group_name=f"/aws/eks/{cluster.cluster_name}/cluster",
+        retention=retention,
+        removal_policy=removal_policy,
+    )
+    provider = cluster.node.try_find_child("KubectlProvider")
+    if provider is not None:
+        handler = provider.node.try_find_child("Handler")
+        framework = provider.node.try_find_child("Provider")
+        on_event = framework.node.try_find_child("framework-onEvent") if framework is not None else None
+        for owner in (handler, on_event):
+            log_group = owner.node.try_find_child("LogGroup") if owner is not None else None
+            set_log_group_expiry(log_group, retention=retention, removal_policy=removal_policy)
+        # The manifests go before the retention does: their deletion is logged by the control plane.
+        provider.node.add_dependency(control_plane)
+    return control_plane
 
 
 def default_kubectl_layer(scope: Construct, version: eks.KubernetesVersion) -> lambda_.ILayerVersion:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -15,16 +15,21 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from .._alarms import SATURATED, SHORTFALL, SPIKE, AlarmSet, add_service_alarms, check_thresholds, encrypted_alarm_topic
+from .._exposure import DOCS_DISABLED, max_body_bytes
+from .._load_balancer import resolve_exposure
 from .._placement import resolve_placement
 from .._service_metrics import ServiceMetrics, ServiceMetricsMixin, ServiceMonitoring, check_environment
 from .._tracing import TraceCollector, app_tracing_environment, grant_put_traces
+from .._waf import DEFAULT_RATE_LIMIT, check_rate_limit, load_balancer_firewall
 from ..model_image import ModelImage
 from . import manifests as k8s
 from . import addons as eks_addons
 from .cluster import DEFAULT_KUBERNETES_VERSION, load_balancer_subnet_ids, new_cluster
+from .endpoint_access import check_public_access_cidrs
 
 CONTAINER_INSIGHTS_NAMESPACE = "ContainerInsights"
 _GPU_NODE_POOL = "inference-gpu"
@@ -38,6 +43,10 @@ class EksInference(ServiceMetricsMixin, Construct):
     API endpoint, every control-plane log type, Kubernetes secrets encrypted with a rotating
     KMS key, and access entries for the admin roles given. Pass `cluster` instead to deploy
     onto an existing Auto Mode cluster that has a kubectl provider.
+
+    With a certificate the Ingress's ALB is internet-facing on HTTPS (TLS 1.2+, HTTP redirected)
+    behind an AWS WAF web ACL, and answers 404 for /metrics and the API docs; without one it is
+    internal. Every log group the cluster and its add-ons write gets `log_retention`.
 
     The Kubernetes objects are built from the props as Python data (see `manifests`) and
     applied with `add_manifest`: a Namespace (Pod Security "restricted"); a ServiceAccount
@@ -90,8 +99,11 @@ class EksInference(ServiceMetricsMixin, Construct):
         max_unavailable: int = 1,
         gpu_count: int = 0,
         gpu_instance_families: Sequence[str] = ("g5",),
-        internal: bool = False,
+        internal: Optional[bool] = None,
         certificate: Optional[acm.ICertificate] = None,
+        rate_limit: int = DEFAULT_RATE_LIMIT,
+        rate_limit_window: Optional[Duration] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS,
         metrics_server: bool = True,
         container_insights: bool = True,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
@@ -117,10 +129,12 @@ class EksInference(ServiceMetricsMixin, Construct):
             kubectl provider. Default: `aws-cdk.lambda-layer-kubectl-vNN` for `version`
             (installed separately; the default version's package is a dependency).
         :param endpoint_public_cidrs: CIDR blocks allowed to reach the cluster's API endpoint
-            from the internet. Default: none, a private endpoint only (reach it from the VPC,
+            from the internet; together at most a /16 of public addresses (see
+            `endpoint_access`). Default: none, a private endpoint only (reach it from the VPC,
             a VPN or a bastion).
         :param admin_roles: IAM roles given cluster-admin access entries (for `kubectl`).
-            Default: none.
+            Default: none: only the kubectl provider's role, which CloudFormation uses to apply
+            the manifests, administers the cluster (synth warns).
         :param namespace: the Kubernetes namespace of the workload. Default: `inference`.
         :param name: the name of the Deployment, Service, Ingress, HPA, PDB and service
             account. Default: `inference`.
@@ -143,16 +157,23 @@ class EksInference(ServiceMetricsMixin, Construct):
             CPU-only). Default: 0.
         :param gpu_instance_families: EC2 instance families of the GPU NodePool. Default:
             `("g5",)`.
-        :param internal: an internal load balancer in the private subnets. Default: false,
-            internet-facing in the public subnets.
-        :param certificate: an ACM certificate: HTTPS on 443 and HTTP redirected to it.
-            Default: none, plain HTTP on 80.
+        :param internal: an internal load balancer in the private subnets, reachable from the
+            VPC only. Default: internet-facing in the public subnets when `certificate` is
+            given, else internal (synth warns). An internet-facing one needs a certificate.
+        :param certificate: an ACM certificate: HTTPS on 443 (TLS 1.2+) and HTTP redirected
+            to it. Default: none, plain HTTP on 80 (internal load balancers only).
+        :param rate_limit: requests one client IP may send per `rate_limit_window` before the web
+            ACL blocks it (internet-facing only; WAF's minimum is 10). Default: 2000.
+        :param rate_limit_window: the window `rate_limit` counts in: 1, 2, 5 or 10 minutes.
+            Default: 5 minutes.
+        :param log_retention: how long the control plane's, the kubectl provider's, Container
+            Insights' and the web ACL's logs are kept. Default: two weeks.
         :param metrics_server: install the metrics-server EKS add-on that the HPA reads.
             Default: true (turn it off on a cluster that already runs one).
         :param container_insights: install the Amazon CloudWatch Observability add-on with a
             Pod Identity role, and create the alarms. Default: true.
-        :param removal_policy: what `cdk destroy` does with the secrets key and the alarm
-            topic's key. Default: RETAIN.
+        :param removal_policy: what `cdk destroy` does with the secrets key, the alarm topic's
+            key and the log groups. Default: RETAIN.
         :param alarm_topic: where alarms notify (with `container_insights` only). Default: a new
             KMS-encrypted topic.
         :param cpu_alarm_threshold_percent: pod CPU, in percent of the limit, that raises the
@@ -186,22 +207,35 @@ class EksInference(ServiceMetricsMixin, Construct):
         check_thresholds(restart_alarm_threshold=restart_alarm_threshold)
         check_environment(environment or {})
         monitoring = monitoring or ServiceMonitoring()
+        internal = resolve_exposure(self, internal=internal, certificate=certificate, auth=None)
+        window = rate_limit_window or Duration.minutes(5)
+        check_rate_limit(rate_limit, window)
+        environment = {**({} if internal else DOCS_DISABLED), **(environment or {})}
 
         #: The KMS key that encrypts Kubernetes secrets (None on an existing cluster).
         self.secrets_key: Optional[kms.Key] = None
+        #: The retention of a new cluster's control-plane log group (None on an existing cluster).
+        self.control_plane_log_retention: Optional[logs.LogRetention] = None
         if cluster is None:
             placement = resolve_placement(vpc=vpc, vpc_subnets=vpc_subnets, existing="cluster", required=True,
                                           what="the cluster's nodes")
             assert placement is not None
-            cluster, self.secrets_key = new_cluster(
+            cluster, self.secrets_key, self.control_plane_log_retention = new_cluster(
                 self,
                 vpc=placement.vpc,
                 subnets=placement.subnets,
                 version=version or DEFAULT_KUBERNETES_VERSION,
                 kubectl_layer=kubectl_layer,
                 endpoint_public_cidrs=endpoint_public_cidrs,
+                log_retention=log_retention,
                 removal_policy=removal_policy,
             )
+            if not admin_roles:
+                Annotations.of(self).add_warning_v2(
+                    "ml-inference:noClusterAdmins",
+                    "no admin_roles: only the kubectl provider's role, which CloudFormation applies the manifests "
+                    "with, administers the cluster; pass admin_roles (eks_admin_role_arns) to use kubectl",
+                )
         #: The EKS cluster.
         self.cluster: eks.ICluster = cluster
         #: The admin roles' access entries (cluster-admin policy, cluster scope).
@@ -218,6 +252,13 @@ class EksInference(ServiceMetricsMixin, Construct):
                 ],
             )
             for index, role in enumerate(admin_roles)
+        ]
+        provider_role = self.cluster.kubectl_provider.role if self.cluster.kubectl_provider is not None else None
+        #: Every IAM role with cluster-admin access this construct knows of: the kubectl provider's
+        #: (CloudFormation applies the manifests with it), then `admin_roles`.
+        self.cluster_admin_role_arns: list[str] = [
+            *([provider_role.role_arn] if provider_role is not None else []),
+            *(role.role_arn for role in admin_roles),
         ]
 
         #: The Kubernetes namespace of the workload.
@@ -253,6 +294,23 @@ class EksInference(ServiceMetricsMixin, Construct):
         self.image_uri = image.image_uri("server")
         #: The IngressClass (and IngressClassParams) name: cluster-scoped, so it carries the namespace.
         self.ingress_class_name = f"{namespace}-alb"
+        #: Whether the Ingress's load balancer is internal (reachable from the VPC only).
+        self.internal = internal
+        #: The AWS WAF web ACL of an internet-facing Ingress (associated by annotation); else None.
+        self.web_acl: Optional[wafv2.CfnWebACL] = None
+        #: The web ACL's log group (blocked and counted requests); else None.
+        self.web_acl_log_group: Optional[logs.LogGroup] = None
+        if not internal:
+            firewall = load_balancer_firewall(
+                self,
+                "Firewall",
+                rate_limit=rate_limit,
+                rate_limit_window=window,
+                max_body_bytes=max_body_bytes(environment),
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+            )
+            self.web_acl, self.web_acl_log_group = firewall.web_acl, firewall.log_group
         #: What the Deployment, Service, HPA and PDB are built from.
         self.workload = k8s.WorkloadSpec(
             name=name,
@@ -283,6 +341,7 @@ class EksInference(ServiceMetricsMixin, Construct):
             certificate_arn=certificate.certificate_arn if certificate is not None else None,
             gpu_instance_families=gpu_instance_families,
             architecture="arm64" if image.is_arm64 else "amd64",
+            web_acl_arn=self.web_acl.attr_arn if self.web_acl is not None else None,
         )
         #: The KubernetesManifest constructs by group: Namespace, Identity, Workload, Ingress, NodePool.
         self.kubernetes_resources: dict[str, eks.KubernetesManifest] = self._apply_manifests()
@@ -310,6 +369,8 @@ class EksInference(ServiceMetricsMixin, Construct):
         #: and the service alarms (service_p99_latency, service_error_rate, drift_*) (empty without
         #: Container Insights, whose metrics and Fluent Bit they need).
         self.alarms: dict[str, cloudwatch.Alarm] = {}
+        #: The retention of the log groups Container Insights writes (empty without it).
+        self.container_insights_log_retention: list[logs.LogRetention] = []
         if container_insights:
             self.metrics_log_group = logs.LogGroup(
                 self, "MetricsLogGroup", retention=log_retention, removal_policy=removal_policy
@@ -318,8 +379,12 @@ class EksInference(ServiceMetricsMixin, Construct):
                 namespace=namespace, name=name, container=k8s.CONTAINER_NAME,
                 log_group_name=self.metrics_log_group.log_group_name,
             )
-            addon, self.cloudwatch_agent_role = eks_addons.container_insights(
-                self, self.cluster, extra_fluent_bit_files={f"emf-{namespace}-{name}.conf": emf}
+            addon, self.cloudwatch_agent_role, self.container_insights_log_retention = eks_addons.container_insights(
+                self,
+                self.cluster,
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+                extra_fluent_bit_files={f"emf-{namespace}-{name}.conf": emf},
             )
             self.addons[eks_addons.CONTAINER_INSIGHTS_ADDON] = addon
             self.topic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
@@ -481,11 +546,7 @@ def _check_cluster_props(
                 "the existing cluster has no kubectl provider: import it with "
                 "Cluster.from_cluster_attributes(kubectl_provider=...) so manifests can be applied"
             )
-    for cidr in endpoint_public_cidrs:
-        if cidr in ("0.0.0.0/0", "::/0"):
-            raise ValueError(
-                "endpoint_public_cidrs must not open the API endpoint to the whole internet: name your networks"
-            )
+    check_public_access_cidrs(endpoint_public_cidrs)
 
 
 def _check_workload_props(

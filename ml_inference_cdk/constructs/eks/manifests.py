@@ -6,10 +6,13 @@ applies, so the tests can read and validate exactly what the cluster receives.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+from .._exposure import NOT_FOUND_BODY, PRIVATE_PATHS, TLS_POLICY
 
 CONTAINER_PORT = 8080
 SERVICE_PORT = 80
@@ -21,6 +24,9 @@ AUTO_MODE_NODE_CLASS = {"group": "eks.amazonaws.com", "kind": "NodeClass", "name
 GPU_RESOURCE = "nvidia.com/gpu"
 #: The inference container's name (container log files are named after it).
 CONTAINER_NAME = "inference"
+
+#: The Ingress action (an annotation) that answers 404 for the private paths on an internet-facing ALB.
+PRIVATE_PATHS_ACTION = "private-paths"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -312,7 +318,11 @@ def ingress_class(name: str) -> dict[str, Any]:
     }
 
 
-def ingress(spec: WorkloadSpec, *, ingress_class_name: str, https: bool) -> dict[str, Any]:
+def ingress(
+    spec: WorkloadSpec, *, ingress_class_name: str, https: bool, web_acl_arn: Optional[str] = None
+) -> dict[str, Any]:
+    """The Ingress. With `web_acl_arn` (an internet-facing ALB) the WAF web ACL is associated and
+    the private paths (metrics, API docs) get the load balancer's own 404."""
     annotations = {
         "alb.ingress.kubernetes.io/target-type": "ip",
         "alb.ingress.kubernetes.io/healthcheck-path": HEALTH_PATH,
@@ -324,25 +334,36 @@ def ingress(spec: WorkloadSpec, *, ingress_class_name: str, https: bool) -> dict
     if https:
         annotations["alb.ingress.kubernetes.io/listen-ports"] = '[{"HTTP": 80}, {"HTTPS": 443}]'
         annotations["alb.ingress.kubernetes.io/ssl-redirect"] = "443"
+        annotations["alb.ingress.kubernetes.io/ssl-policy"] = TLS_POLICY
+    paths: list[dict[str, Any]] = []
+    if web_acl_arn is not None:
+        # EKS Auto Mode supports WAF v2 by this annotation (only the WAF Classic ones are not).
+        annotations["alb.ingress.kubernetes.io/wafv2-acl-arn"] = web_acl_arn
+        annotations[f"alb.ingress.kubernetes.io/actions.{PRIVATE_PATHS_ACTION}"] = json.dumps(
+            {
+                "type": "fixed-response",
+                "fixedResponseConfig": {"contentType": "application/json", "statusCode": "404",
+                                        "messageBody": NOT_FOUND_BODY},
+            }
+        )
+        paths = [
+            {
+                "path": path,
+                "pathType": "Prefix",
+                "backend": {"service": {"name": PRIVATE_PATHS_ACTION, "port": {"name": "use-annotation"}}},
+            }
+            for path in PRIVATE_PATHS
+        ]
+    paths.append(
+        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": spec.name, "port": {"name": "http"}}}}
+    )
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels, "annotations": annotations},
         "spec": {
             "ingressClassName": ingress_class_name,
-            "rules": [
-                {
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": spec.name, "port": {"name": "http"}}},
-                            }
-                        ]
-                    }
-                }
-            ],
+            "rules": [{"http": {"paths": paths}}],
         },
     }
 
@@ -387,6 +408,7 @@ def all_manifests(
     certificate_arn: Optional[str],
     gpu_instance_families: Sequence[str],
     architecture: str,
+    web_acl_arn: Optional[str] = None,
 ) -> dict[str, dict[str, Any]]:
     """Every object of the workload by kind; a GPU NodePool when `spec` asks for GPUs."""
     manifests = {
@@ -400,7 +422,9 @@ def all_manifests(
             ingress_class_name, internal=internal, subnet_ids=subnet_ids, certificate_arn=certificate_arn
         ),
         "IngressClass": ingress_class(ingress_class_name),
-        "Ingress": ingress(spec, ingress_class_name=ingress_class_name, https=certificate_arn is not None),
+        "Ingress": ingress(
+            spec, ingress_class_name=ingress_class_name, https=certificate_arn is not None, web_acl_arn=web_acl_arn
+        ),
     }
     if spec.gpu_count:
         assert spec.gpu_node_pool is not None

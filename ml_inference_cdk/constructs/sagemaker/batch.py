@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Optional
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,11 +17,15 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._checks import iam5_resource_finding
+from .._iam import WildcardSplittingRole, acknowledge_grant
 from .capacity import INSTANCE_TYPE, has_instance_storage
 from .storage import grant_prefix
 
 #: What the batch transform sends the container: one text per line, one record per request.
 BATCH_CONTENT_TYPE = "text/plain"
+#: SageMaker's longest job name, and the length of the per-run part after the prefix (an MD5).
+_MAX_JOB_NAME = 63
+_RUN_ID_LENGTH = 32
 
 
 class BatchTransform(Construct):
@@ -31,6 +37,10 @@ class BatchTransform(Construct):
     volume and output are encrypted with `encryption_key`; the state machine logs every event
     and is traced with X-Ray. Start it with `aws stepfunctions start-execution`.
     `SageMakerEndpoint.add_batch_transform()` builds one for an endpoint's model.
+
+    Every job is named `<job_name_prefix>-<MD5 of the execution's id>`; the prefix comes from the
+    stack's name and this construct's path, so the state machine may start, stop, describe and
+    tag only its own jobs, and the model's role may write only their logs.
     """
 
     def __init__(
@@ -79,6 +89,9 @@ class BatchTransform(Construct):
                      reason="The transform reads every input file under this prefix.")
         grant_prefix(role, bucket, encryption_key, action="s3:PutObject", prefix=output_prefix,
                      reason="Each run writes under its own execution name.")
+        #: What every job this state machine starts is named with: `<prefix>-<run id>`.
+        self.job_name_prefix = transform_job_prefix(self)
+        _grant_job_logs(role, self.job_name_prefix)
         #: Where inputs go.
         self.input_uri = bucket.s3_url_for_object(input_prefix)
         #: Where each run's answers land, under its execution name.
@@ -87,7 +100,10 @@ class BatchTransform(Construct):
         transform = tasks.SageMakerCreateTransformJob(
             self,
             "Transform",
-            transform_job_name=sfn.JsonPath.string_at("$$.Execution.Name"),
+            # Execution names may be 80 characters long; job names 63.
+            transform_job_name=sfn.JsonPath.format(
+                f"{self.job_name_prefix}-{{}}", sfn.JsonPath.hash(sfn.JsonPath.string_at("$$.Execution.Id"), "MD5")
+            ),
             model_name=model_name,
             role=role,
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
@@ -118,6 +134,17 @@ class BatchTransform(Construct):
         )
         #: The state machine's log group.
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        jobs = Stack.of(self).format_arn(
+            service="sagemaker", resource="transform-job", resource_name=f"{self.job_name_prefix}-*"
+        )
+        #: The state machine's role: the SageMaker actions the task needs on this state machine's jobs only.
+        self.role = WildcardSplittingRole(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Runs the batch transform state machine: its own transform jobs, logs, traces",
+            rewrite=lambda statement: _scope_to_jobs(statement, jobs),
+        )
         #: The state machine that runs the batch transform.
         self.state_machine = sfn.StateMachine(
             self,
@@ -126,20 +153,75 @@ class BatchTransform(Construct):
             timeout=timeout or Duration.hours(6),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            role=self.role,
         )
-        Validations.of(self.state_machine.role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="CloudWatch Logs delivery and X-Ray accept no resource-level permissions.",
-            ),
-            Acknowledgment(
-                id=iam5_resource_finding(
-                    self, Stack.of(self).format_arn(service="sagemaker", resource="transform-job", resource_name="*")
-                ),
-                reason="Each run creates a transform job named after its execution; the names are not "
-                "known at deploy time.",
-            ),
+        acknowledge_grant(
+            self.role,
+            iam5_resource_finding(self, jobs),
+            "Each run names its job after its execution (a hash, unknown at deploy time) behind this state "
+            "machine's own prefix.",
         )
 
 
-__all__ = ["BATCH_CONTENT_TYPE", "BatchTransform"]
+def transform_job_prefix(scope: Construct) -> str:
+    """A job-name prefix of at most 30 characters, unique to `scope` in its stack: the stack's name
+    (lowercase, as SageMaker writes job ARNs), shortened, then a hash of the name and the path."""
+    stack = Stack.of(scope)
+    if Token.is_unresolved(stack.stack_name):
+        raise ValueError("BatchTransform needs a stack whose name is known at synth: give the stack a stack_name")
+    path = scope.node.path[len(stack.node.path) + 1 :] if stack.node.path else scope.node.path
+    digest = hashlib.sha256(f"{stack.stack_name}/{path}".encode()).hexdigest()[:8]
+    budget = _MAX_JOB_NAME - _RUN_ID_LENGTH - 1 - len(digest) - 1
+    readable = re.sub("[^a-z0-9]+", "-", stack.stack_name.lower())[:budget].strip("-")
+    return f"{readable}-{digest}" if readable else digest
+
+
+def _scope_to_jobs(statement: iam.PolicyStatement, jobs: str) -> list[iam.PolicyStatement]:
+    """The SageMaker actions of `statement` on this state machine's jobs; its other actions as they were."""
+    sagemaker_actions = [action for action in statement.actions if action.startswith("sagemaker:")]
+    if not sagemaker_actions:
+        return [statement]
+    scoped = [iam.PolicyStatement(actions=sagemaker_actions, resources=[jobs])]
+    others = [action for action in statement.actions if not action.startswith("sagemaker:")]
+    if others:
+        scoped.append(
+            iam.PolicyStatement(
+                effect=statement.effect,
+                actions=others,
+                resources=list(statement.resources),
+                conditions=statement.conditions or None,
+            )
+        )
+    return scoped
+
+
+def _grant_job_logs(role: iam.IRole, prefix: str) -> None:
+    """The model's role writes the jobs' logs: streams `<job name>/...` in SageMaker's one
+    /aws/sagemaker/TransformJobs group, which every transform job of the account shares."""
+    stack = Stack.of(role)
+    group = stack.format_arn(
+        service="logs", resource="log-group", resource_name="/aws/sagemaker/TransformJobs",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    streams = f"{group}:log-stream:{prefix}-*"
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resources=[group, f"{group}:*"])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[streams])
+    )
+    acknowledge_grant(
+        role,
+        iam5_resource_finding(role, f"{group}:*"),
+        "Creating and listing streams in SageMaker's one transform-job log group (the ':*' is how CloudWatch "
+        "Logs names a group for these actions); writing is held to this state machine's jobs.",
+    )
+    acknowledge_grant(
+        role,
+        iam5_resource_finding(role, streams),
+        "The log streams of this state machine's jobs: SageMaker names them after the job, whose run id is "
+        "unknown at deploy time.",
+    )
+
+
+__all__ = ["BATCH_CONTENT_TYPE", "BatchTransform", "transform_job_prefix"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -19,6 +19,8 @@ from constructs import Construct
 
 from .._alarms import SPIKE, SUSTAINED, AlarmSet, add_service_alarms, check_thresholds, encrypted_alarm_topic
 from .._checks import iam5_resource_finding, skip_checkov
+from .._iam import WildcardSplittingRole, acknowledge_grant
+from .._logs import expire_service_log_group
 from .._placement import Placement, resolve_placement
 from .._service_metrics import ServiceMetrics, ServiceMetricsMixin, ServiceMonitoring, check_environment
 from ..model_image import ModelImage
@@ -53,10 +55,13 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
       down to zero, and a step policy on HasBacklogWithoutCapacity that wakes it from zero.
 
     Every kind: a least-privilege execution role (ECR pull of the image, its own log groups,
-    the model data and buckets it uses, the VPC's network interfaces), network isolation where
+    the model data and buckets it uses, network interfaces in the VPC's chosen subnets with
+    this security group), network isolation where
     SageMaker allows it, the endpoint config encrypted with a KMS key where SageMaker allows it,
     alarms on ModelLatency p99, Invocation5XXErrors and OverheadLatency p99, and no physical
     names: CloudFormation names the model, config and endpoint, so replacements never collide.
+    The log group SageMaker writes, /aws/sagemaker/Endpoints/<name>, gets `log_retention` and
+    `removal_policy` once the endpoint exists (a LogRetention custom resource).
 
     Minimal use::
 
@@ -106,9 +111,9 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
             the async topics. Default: a new key with rotation.
         :param data_expiration: how long async inputs, answers, failures and captured data are
             kept. Default: 30 days.
-        :param log_retention: how long the batch transform state machine's logs are kept.
-            Default: two weeks. (SageMaker creates the endpoint's own log group,
-            /aws/sagemaker/Endpoints/<name>, itself, without retention.)
+        :param log_retention: how long the endpoint's logs (/aws/sagemaker/Endpoints/<name>,
+            which SageMaker creates) and the batch transform state machine's logs are kept.
+            Default: two weeks.
         :param removal_policy: what `cdk destroy` does with the key, the data bucket and the
             logs. Default: RETAIN.
         :param alarm_topic: where alarms notify. Default: a new KMS-encrypted topic.
@@ -162,7 +167,7 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
         #: The image target the model runs.
         self.image_target = "server"
         #: The execution role SageMaker assumes to run the model.
-        self.role = iam.Role(
+        self.role: iam.Role = WildcardSplittingRole(
             self,
             "ExecutionRole",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
@@ -171,6 +176,14 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
         image.grant_pull(self.role, self.image_target)
         self._grant_logs()
 
+        # The subnets the model's network interfaces go in (the model and its grants name them).
+        self._subnets = (
+            placement.vpc.select_subnets(
+                subnet_type=placement.subnets.subnet_type, subnet_group_name=placement.subnets.subnet_group_name
+            )
+            if placement is not None
+            else None
+        )
         #: The security group of the model's network interfaces, in a VPC; else None.
         self.security_group: Optional[ec2.SecurityGroup] = (
             self._network_security_group(placement.vpc) if placement is not None else None
@@ -214,6 +227,14 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
         self.endpoint_name: str = self.endpoint.attr_endpoint_name
         #: The endpoint's ARN.
         self.endpoint_arn: str = self.endpoint.ref
+        #: The retention of the endpoint's log group, which SageMaker creates and names after it.
+        self.endpoint_log_retention = expire_service_log_group(
+            self,
+            "LogRetention",
+            log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
         #: The alarms by name: model_latency, invocation_5xx, overhead_latency (+ async_failures), and
         #: the service alarms (service_p99_latency, service_error_rate, drift_*).
         self.alarms = self._create_alarms(
@@ -331,37 +352,26 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
         grant_prefix(self.role, self.data_bucket, self.key, action=action, prefix=prefix, reason=reason)
 
     def _grant_logs(self) -> None:
-        stack = Stack.of(self)
-        # The endpoint's name is CloudFormation's to choose, and the endpoint waits for this
-        # policy: the log groups of this account's endpoints and transform jobs are as narrow as
-        # it gets without a cycle.
-        reasons = {
-            "Endpoints": "SageMaker names the endpoint's log group after the endpoint, whose name "
-            "CloudFormation generates after this role exists.",
-            "TransformJobs": "Batch transform jobs are named per run (the Step Functions execution name).",
-        }
-        arns = {
-            kind: stack.format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=f"/aws/sagemaker/{kind}/*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            for kind in reasons
-        }
+        # CloudFormation names the endpoint (the endpoint keeps no physical name, so it is never
+        # replaced by a rename) after this policy must exist, and the endpoint writes its first
+        # logs while it is being created: its log group cannot be named here.
+        endpoint_logs = Stack.of(self).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/Endpoints/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=list(arns.values()),
+                resources=[endpoint_logs],
             )
         )
-        Validations.of(self.role).acknowledge(
-            *(Acknowledgment(id=iam5_resource_finding(self, arns[kind]), reason=reason) for kind, reason in reasons.items()),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="ecr:GetAuthorizationToken and the ec2:Describe*/network interface actions "
-                "SageMaker needs for VPC placement support no resource-level permissions.",
-            ),
+        acknowledge_grant(
+            self.role,
+            iam5_resource_finding(self, endpoint_logs),
+            "SageMaker names the endpoint's log group after the endpoint, whose name CloudFormation generates "
+            "once this policy exists; the endpoint logs while it is being created.",
         )
 
     def _network_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
@@ -374,6 +384,26 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
         )
         # Model data comes from S3 and images from ECR, both over HTTPS (endpoints or NAT).
         security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
+        self._grant_network_interfaces(vpc, security_group)
+        return security_group
+
+    def _grant_network_interfaces(self, vpc: ec2.IVpc, security_group: ec2.SecurityGroup) -> None:
+        """What SageMaker needs to place the model in the VPC: interfaces in these subnets with this
+        security group, and changes to interfaces of this VPC only."""
+        assert self._subnets is not None
+        stack = Stack.of(self)
+
+        def ec2_arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="ec2", resource=resource, resource_name=name)
+
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[ec2_arn("subnet", subnet_id) for subnet_id in self._subnets.subnet_ids]
+                + [ec2_arn("security-group", security_group.security_group_id)],
+            )
+        )
+        interfaces = ec2_arn("network-interface", "*")
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
@@ -381,6 +411,14 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
                     "ec2:CreateNetworkInterfacePermission",
                     "ec2:DeleteNetworkInterface",
                     "ec2:DeleteNetworkInterfacePermission",
+                ],
+                resources=[interfaces],
+                conditions={"ArnEquals": {"ec2:Vpc": ec2_arn("vpc", vpc.vpc_id)}},
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
                     "ec2:DescribeNetworkInterfaces",
                     "ec2:DescribeVpcs",
                     "ec2:DescribeDhcpOptions",
@@ -390,14 +428,12 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
                 resources=["*"],
             )
         )
-        skip_checkov(
-            self.role.node.find_child("DefaultPolicy"),
-            CKV_AWS_109="ec2:CreateNetworkInterfacePermission on *: SageMaker attaches the model's network "
-            "interfaces in the VPC with it, and EC2 offers no resource-level scoping SageMaker supports.",
-            CKV_AWS_111="ec2:Create/DeleteNetworkInterface on *: the interfaces SageMaker creates for VPC "
-            "placement have ids known only at run time.",
+        acknowledge_grant(
+            self.role,
+            iam5_resource_finding(self, interfaces),
+            "SageMaker creates the model's network interfaces at run time, so their ids are unknown here; the "
+            "ec2:Vpc condition holds every one of them to this VPC.",
         )
-        return security_group
 
     def _model(
         self,
@@ -421,12 +457,9 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
                 )
         vpc_config = None
         if placement is not None:
-            assert self.security_group is not None
-            subnets = placement.vpc.select_subnets(
-                subnet_type=placement.subnets.subnet_type, subnet_group_name=placement.subnets.subnet_group_name
-            )
+            assert self.security_group is not None and self._subnets is not None
             vpc_config = sagemaker.CfnModel.VpcConfigProperty(
-                security_group_ids=[self.security_group.security_group_id], subnets=subnets.subnet_ids
+                security_group_ids=[self.security_group.security_group_id], subnets=self._subnets.subnet_ids
             )
         model = sagemaker.CfnModel(
             self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -10,6 +10,7 @@ from constructs import Construct
 
 from .._buckets import access_log_bucket
 from .._checks import iam5_resource_finding, skip_checkov
+from .._iam import acknowledge_grant
 
 #: The prefixes whose objects expire after the endpoint's data_expiration.
 EXPIRING_PREFIXES = ("async-inputs/", "async-outputs/", "async-failures/", "data-capture/")
@@ -54,11 +55,11 @@ def grant_prefix(
     role: iam.IRole, bucket: s3.IBucket, key: kms.IKey, *, action: str, prefix: str, reason: str
 ) -> None:
     """Let `role` `action` (s3:GetObject or s3:PutObject) the objects under `prefix` of `bucket`,
-    with the key use that takes; the wildcard is acknowledged on the role with `reason`."""
+    with the key use that takes; the wildcard is acknowledged on the grant with `reason`."""
     objects = bucket.arn_for_objects(f"{prefix}*")
     role.add_to_principal_policy(iam.PolicyStatement(actions=[action], resources=[objects]))
     key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-    Validations.of(role).acknowledge(Acknowledgment(id=iam5_resource_finding(role, objects), reason=reason))
+    acknowledge_grant(role, iam5_resource_finding(role, objects), reason)
 
 
 __all__ = ["EXPIRING_PREFIXES", "grant_prefix", "new_data_bucket"]
