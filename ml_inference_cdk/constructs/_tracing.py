@@ -11,11 +11,12 @@ import dataclasses
 import json
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+
+from ._iam import acknowledge_grant
 
 #: The ADOT collector release the sidecar runs (Amazon ECR Public; pinned, never `latest`).
 ADOT_COLLECTOR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.49.0"
@@ -87,15 +88,15 @@ def app_tracing_environment(service_name: str) -> dict[str, str]:
     return {"TRACING": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_HTTP_ENDPOINT, "OTEL_SERVICE_NAME": service_name}
 
 
-def grant_put_traces(role: iam.IRole, scope: Construct) -> None:
-    """Let `role` send trace segments (X-Ray takes no resource-level scoping for it)."""
+def grant_put_traces(role: iam.IRole) -> None:
+    """Let `role` send trace segments (X-Ray takes no resource-level scoping for it); the finding
+    is acknowledged on the policy that holds the grant."""
     role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_ACTIONS), resources=["*"]))
-    Validations.of(scope).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions-IAM5[Resource::*]",
-            reason="xray:PutTraceSegments supports no resource-level permissions; it is the only action "
-            "the tracing sidecar is given.",
-        )
+    acknowledge_grant(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "xray:PutTraceSegments supports no resource-level permissions; it is the only action the tracing "
+        "sidecar is given.",
     )
 
 
@@ -123,7 +124,7 @@ def add_ecs_collector(
         # Tracing is not serving: a collector crash must not stop the task, only restart itself.
         enable_restart_policy=True,
     )
-    grant_put_traces(task_definition.task_role, task_definition.task_role)
+    grant_put_traces(task_definition.task_role)
     return container
 
 

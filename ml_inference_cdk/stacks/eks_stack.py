@@ -50,7 +50,6 @@ class EksStack(Stack):
             removal_policy=config.removal_policy,
             monitoring=service_monitoring(config),
             tracing=trace_collector(config),
-            log_retention=config.log_retention,
         )
         CfnOutput(self, "ClusterName", value=self.inference.cluster.cluster_name, description="The EKS cluster")
         CfnOutput(

@@ -112,7 +112,6 @@ class EksInference(ServiceMetricsMixin, Construct):
         restart_alarm_threshold: int = 3,
         monitoring: Optional[ServiceMonitoring] = None,
         tracing: Optional[TraceCollector] = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS,
     ) -> None:
         """
         :param image: the ModelImage to run (its `server` target).
@@ -167,7 +166,7 @@ class EksInference(ServiceMetricsMixin, Construct):
         :param rate_limit_window: the window `rate_limit` counts in: 1, 2, 5 or 10 minutes.
             Default: 5 minutes.
         :param log_retention: how long the control plane's, the kubectl provider's, Container
-            Insights' and the web ACL's logs are kept. Default: two weeks.
+            Insights', the EMF metric lines' and the web ACL's logs are kept. Default: two weeks.
         :param metrics_server: install the metrics-server EKS add-on that the HPA reads.
             Default: true (turn it off on a cluster that already runs one).
         :param container_insights: install the Amazon CloudWatch Observability add-on with a
@@ -186,7 +185,6 @@ class EksInference(ServiceMetricsMixin, Construct):
         :param tracing: an OpenTelemetry collector sidecar in each pod that sends spans to X-Ray
             with the pod role (`TraceCollector()`: the ADOT collector from Amazon ECR Public).
             Default: none, no tracing.
-        :param log_retention: how long the EMF log group keeps the metric lines. Default: two weeks.
         """
         super().__init__(scope, construct_id)
         if cluster is not None and (vpc is not None or vpc_subnets is not None):
@@ -287,7 +285,7 @@ class EksInference(ServiceMetricsMixin, Construct):
         env = {**self.service_metrics.environment(), **(environment or {})}
         if tracing is not None:
             env = {**app_tracing_environment(self.service_metrics.service), **env}
-            grant_put_traces(self.service_account_role, self.service_account_role)
+            grant_put_traces(self.service_account_role)
         #: The tracing sidecar of each pod, or None.
         self.tracing = tracing
         #: The image the pods run: the `server` target.
