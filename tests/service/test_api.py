@@ -335,23 +335,3 @@ def test_debug_logging_includes_the_input_text(make_app, log_lines):
         logger.setLevel("INFO")  # the logger is per process; other tests' apps log at INFO
     line = next(line for line in log_lines() if line["message"] == "request")
     assert line["texts"] == ["debug me please"]
-
-
-def test_emf_metrics_have_namespace_dimensions_and_cold_start(make_app, capsys):
-    with TestClient(make_app()) as client:
-        client.post("/predict", json={"text": "one"})
-        client.post("/predict", json={"text": "two"})
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    names = [metric["Name"] for record in emf for d in record["_aws"]["CloudWatchMetrics"] for metric in d["Metrics"]]
-    assert names == ["ModelLoadTime", "ColdStart", "InferenceTime", "InferenceTime"]
-    for record in emf:
-        directive = record["_aws"]["CloudWatchMetrics"][0]
-        assert directive["Namespace"] == "MLInference"
-        assert directive["Dimensions"] == [["Platform", "ModelVersion"]]
-        assert record["Platform"] == "test" and record["ModelVersion"] == UNTRAINED_VERSION
-
-
-def test_emf_metrics_can_be_turned_off(make_app, capsys):
-    with TestClient(make_app(emf_metrics=False)) as client:
-        client.post("/predict", json={"text": "one"})
-    assert '"_aws"' not in capsys.readouterr().out
