@@ -136,10 +136,10 @@ class DynamicBatcher:
         encodings = self.classifier.encode(sample)
         batch = [encoding.ids for encoding in encodings]
         self.classifier.forward(batch)
-        # The fastest of up to 5 runs (at most ~0.1 s of them): another process taking the CPU for
-        # a moment is no property of the model.
+        # The fastest of 2 to 4 runs (more only while they are quick): another process taking the
+        # CPU for a moment is no property of the model.
         timings: list[float] = []
-        while len(timings) < 2 or (len(timings) < 5 and sum(timings) < 0.1):
+        while len(timings) < 2 or (len(timings) < 4 and sum(timings) < 0.05):
             started = time.perf_counter()
             self.classifier.forward(batch)
             timings.append(time.perf_counter() - started)
