@@ -17,6 +17,23 @@ from aws_cdk import aws_logs as logs
 PROJECT = "ml-inference"
 #: The values of StageConfig.sagemaker_mode (the values of SageMakerEndpoint's EndpointMode).
 SAGEMAKER_MODES = ("real-time", "serverless", "async")
+#: The deployment targets a stage may run (its stacks are MlInference-<target>).
+TARGETS = ("Lambda", "Fargate", "Eks", "SageMaker")
+#: Availability zones a stage pinned to an account uses, by region, so synth needs no lookup
+#: (without an account the templates ask CloudFormation with Fn::GetAZs instead). Zone names
+#: that every account has: some regions' first letters are missing in newer accounts
+#: (ap-northeast-1b, us-west-1a), so the table is checked, not derived.
+KNOWN_AVAILABILITY_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "us-east-1": ("us-east-1a", "us-east-1b", "us-east-1c"),
+        "us-east-2": ("us-east-2a", "us-east-2b", "us-east-2c"),
+        "us-west-2": ("us-west-2a", "us-west-2b", "us-west-2c"),
+        "eu-west-1": ("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+        "eu-central-1": ("eu-central-1a", "eu-central-1b", "eu-central-1c"),
+        "ap-northeast-1": ("ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"),
+        "ap-southeast-2": ("ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c"),
+    }
+)
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -37,9 +54,14 @@ class StageConfig:
     region: str = "us-east-1"
     owner: str = "ml-platform"
     extra_tags: Mapping[str, str] = dataclasses.field(default_factory=lambda: _frozen({}))
+    #: The targets this stage deploys (a subset of TARGETS); the shared network comes with any
+    #: target that runs in it.
+    targets: tuple[str, ...] = TARGETS
 
-    # Network
+    # Network. availability_zones: the zones to use when the stage pins an account (then synth
+    # cannot ask CloudFormation); default: KNOWN_AVAILABILITY_ZONES for the region.
     max_azs: int = 2
+    availability_zones: tuple[str, ...] = ()
     nat_gateways: int = 1
     flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
 
@@ -71,7 +93,7 @@ class StageConfig:
     sagemaker_instance_type: str = "ml.c5.large"
     sagemaker_min_instances: int = 1
     sagemaker_max_instances: int = 2
-    sagemaker_serverless_memory_mb: int = 3072
+    sagemaker_serverless_memory_mib: int = 3072
     sagemaker_serverless_max_concurrency: int = 5
     sagemaker_data_capture_percent: Optional[int] = None
 
@@ -89,16 +111,47 @@ class StageConfig:
     def __post_init__(self) -> None:
         if not self.region:
             raise ValueError(f"stage {self.name!r}: region must not be empty")
+        unknown = [target for target in self.targets if target not in TARGETS]
+        if unknown or not self.targets or len(set(self.targets)) != len(self.targets):
+            raise ValueError(
+                f"stage {self.name!r}: targets must be distinct names from {', '.join(TARGETS)}, got {self.targets!r}"
+            )
         if self.sagemaker_mode not in SAGEMAKER_MODES:
             raise ValueError(
                 f"stage {self.name!r}: sagemaker_mode {self.sagemaker_mode!r} is not one of {', '.join(SAGEMAKER_MODES)}"
             )
+        if self.account is not None and self.needs_network:
+            zones = self.availability_zones or KNOWN_AVAILABILITY_ZONES.get(self.region, ())
+            if len(zones) < self.max_azs:
+                raise ValueError(
+                    f"stage {self.name!r} pins account {self.account} in {self.region}: name {self.max_azs} of its "
+                    "availability zones in StageConfig.availability_zones (synth cannot look them up without "
+                    "credentials), or leave the account to the credentials that deploy"
+                )
+            if any(not zone.startswith(self.region) for zone in zones):
+                raise ValueError(f"stage {self.name!r}: availability_zones {zones!r} are not all in {self.region}")
         object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
 
     @property
     def tags(self) -> Mapping[str, str]:
         """The tags every stack of this stage carries."""
         return _frozen({"project": PROJECT, "stage": self.name, "owner": self.owner, **self.extra_tags})
+
+    @property
+    def needs_network(self) -> bool:
+        """Whether a target of this stage runs in the shared VPC (Fargate, EKS, SageMaker with
+        instances; Lambda and serverless SageMaker run outside any VPC)."""
+        in_vpc = {"Fargate", "Eks"} | ({"SageMaker"} if self.sagemaker_mode != "serverless" else set())
+        return bool(in_vpc & set(self.targets))
+
+    @property
+    def zones(self) -> Optional[tuple[str, ...]]:
+        """The availability zones the network spans, named at synth when the stage pins an account
+        (so no lookup, and no credentials, are needed); None lets CloudFormation pick them."""
+        if self.account is None:
+            return None
+        zones = self.availability_zones or KNOWN_AVAILABILITY_ZONES.get(self.region, ())
+        return zones[: self.max_azs]
 
     def with_environment(self, *, account: Optional[str], region: Optional[str]) -> "StageConfig":
         """This stage with its account and/or region replaced (None keeps what it has)."""

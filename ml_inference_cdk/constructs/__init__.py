@@ -1,34 +1,32 @@
-"""One module per L3 construct."""
+"""The L3 constructs, one module or package per construct; `_alarms`, `_buckets`, `_placement`
+and `_checks` hold what they share."""
 
-from .eks_inference import EksInference
+from .eks import EksInference
 from .fargate_inference import FargateInference
-from .lambda_inference import LambdaEndpoint, LambdaInference
-from .model_image import ModelImage
+from .lambda_inference import LambdaEndpointType, LambdaInference
+from .model_image import ModelImage, Precision
 from .network import SharedNetwork
-from .sagemaker_endpoint import (
-    AsyncOptions,
+from .sagemaker import (
     BatchTransform,
+    EndpointCapacity,
     EndpointMode,
     ModelData,
-    RealTimeOptions,
     SageMakerEndpoint,
-    ServerlessOptions,
     TrafficShifting,
 )
 
 __all__ = [
-    "AsyncOptions",
     "BatchTransform",
     "EksInference",
+    "EndpointCapacity",
     "EndpointMode",
     "FargateInference",
-    "LambdaEndpoint",
+    "LambdaEndpointType",
     "LambdaInference",
     "ModelData",
     "ModelImage",
-    "RealTimeOptions",
+    "Precision",
     "SageMakerEndpoint",
-    "ServerlessOptions",
     "SharedNetwork",
     "TrafficShifting",
 ]

@@ -1,8 +1,9 @@
-"""What every construct's alarms share."""
+"""The one alarm factory every construct uses, and the topic alarms notify by default."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from typing import Any, Optional
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -11,6 +12,78 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+_Op = cloudwatch.ComparisonOperator
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """How an alarm judges its metric: the comparison, how many periods, what missing data means."""
+
+    comparison: cloudwatch.ComparisonOperator
+    evaluation_periods: int = 1
+    datapoints_to_alarm: Optional[int] = None
+    treat_missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING
+
+
+#: Any period at or above the threshold: errors, throttles, 5xx, restarts.
+SPIKE = Evaluation(_Op.GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+#: Two of three periods above the threshold: latency percentiles.
+SUSTAINED = Evaluation(_Op.GREATER_THAN_THRESHOLD, evaluation_periods=3, datapoints_to_alarm=2)
+#: Two of three periods at or above the threshold: unhealthy hosts.
+SUSTAINED_AT_LEAST = Evaluation(_Op.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, evaluation_periods=3, datapoints_to_alarm=2)
+#: Three periods in a row above the threshold: saturation that autoscaling should have fixed.
+SATURATED = Evaluation(_Op.GREATER_THAN_THRESHOLD, evaluation_periods=3)
+#: Three of five periods below the threshold, and no data counts as below: too few replicas.
+SHORTFALL = Evaluation(
+    _Op.LESS_THAN_THRESHOLD,
+    evaluation_periods=5,
+    datapoints_to_alarm=3,
+    treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+)
+
+
+def new_alarm(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    metric: cloudwatch.IMetric,
+    threshold: float,
+    evaluation: Evaluation,
+    alarm_name: Optional[str] = None,
+) -> cloudwatch.Alarm:
+    """An alarm on `metric` judged by `evaluation` (one of the module's presets)."""
+    return cloudwatch.Alarm(
+        scope,
+        construct_id,
+        alarm_name=alarm_name,
+        alarm_description=description,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=evaluation.evaluation_periods,
+        datapoints_to_alarm=evaluation.datapoints_to_alarm,
+        comparison_operator=evaluation.comparison,
+        treat_missing_data=evaluation.treat_missing_data,
+    )
+
+
+class AlarmSet:
+    """Builds a construct's alarms, each notifying `topic` on ALARM and OK; `alarms` holds them by key."""
+
+    def __init__(self, scope: Construct, topic: sns.ITopic) -> None:
+        self._scope = scope
+        self._action = cloudwatch_actions.SnsAction(topic)
+        #: The alarms by key, in the order they were added.
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+
+    def add(self, key: str, construct_id: str, **props: Any) -> cloudwatch.Alarm:
+        """`new_alarm(scope, construct_id, **props)`, notifying the topic, kept as `alarms[key]`."""
+        alarm = new_alarm(self._scope, construct_id, **props)
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        self.alarms[key] = alarm
+        return alarm
 
 
 def encrypted_alarm_topic(scope: Construct, removal_policy: RemovalPolicy) -> sns.Topic:
@@ -27,9 +100,22 @@ def encrypted_alarm_topic(scope: Construct, removal_policy: RemovalPolicy) -> sn
     return sns.Topic(scope, "AlarmTopic", master_key=key, enforce_ssl=True)
 
 
-def notify_on_state_changes(topic: sns.ITopic, alarms: Iterable[cloudwatch.Alarm]) -> None:
-    """Send every alarm's ALARM and OK transitions to `topic`."""
-    action = cloudwatch_actions.SnsAction(topic)
-    for alarm in alarms:
-        alarm.add_alarm_action(action)
-        alarm.add_ok_action(action)
+def check_thresholds(**thresholds: float) -> None:
+    """Every alarm threshold given must be at least 1 (a count per period)."""
+    for name, value in thresholds.items():
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+
+
+__all__ = [
+    "AlarmSet",
+    "Evaluation",
+    "SATURATED",
+    "SHORTFALL",
+    "SPIKE",
+    "SUSTAINED",
+    "SUSTAINED_AT_LEAST",
+    "check_thresholds",
+    "encrypted_alarm_topic",
+    "new_alarm",
+]

@@ -12,14 +12,22 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ._alarms import encrypted_alarm_topic, notify_on_state_changes
+from ._alarms import (
+    SHORTFALL,
+    SPIKE,
+    SUSTAINED,
+    SUSTAINED_AT_LEAST,
+    AlarmSet,
+    check_thresholds,
+    encrypted_alarm_topic,
+)
+from ._buckets import access_log_bucket, log_load_balancer_access
 from ._checks import skip_checkov
+from ._placement import resolve_placement
 from .model_image import ModelImage
-from .network import SharedNetwork
 
 CONTAINER_PORT = 8080
 # Fargate's valid task sizes: CPU units -> allowed memory (MiB).
@@ -47,7 +55,8 @@ class FargateInference(Construct):
 
     Minimal use::
 
-        FargateInference(stack, "Service", image=image, network=network)
+        network = SharedNetwork(stack, "Network")
+        FargateInference(stack, "Service", image=image, vpc=network.vpc)
     """
 
     def __init__(
@@ -56,8 +65,8 @@ class FargateInference(Construct):
         construct_id: str,
         *,
         image: ModelImage,
-        network: Optional[SharedNetwork] = None,
         vpc: Optional[ec2.IVpc] = None,
+        vpc_subnets: Optional[ec2.SubnetSelection] = None,
         cluster: Optional[ecs.ICluster] = None,
         cpu: int = 2048,
         memory_mib: int = 4096,
@@ -83,11 +92,11 @@ class FargateInference(Construct):
     ) -> None:
         """
         :param image: the ModelImage to run (its `server` target).
-        :param network: the SharedNetwork to run in. Either this, `vpc` or `cluster`.
-        :param vpc: a VPC to run in, instead of `network` (tasks go in its private subnets).
-        :param cluster: an existing ECS cluster (its VPC is used; for Fargate Spot it needs
-            the FARGATE_SPOT capacity provider). Default: a new cluster with Container
-            Insights.
+        :param vpc: the VPC to run in (e.g. `SharedNetwork(...).vpc`). Either this or `cluster`.
+        :param vpc_subnets: the subnets the tasks run in. Default: the VPC's private subnets.
+        :param cluster: an existing ECS cluster, instead of `vpc` (its VPC is used; for Fargate
+            Spot it needs the FARGATE_SPOT capacity provider). Default: a new cluster in `vpc`
+            with Container Insights.
         :param cpu: task CPU units. Default: 2048 (2 vCPU).
         :param memory_mib: task memory. Default: 4096.
         :param environment: extra environment variables for the container (the service's
@@ -122,32 +131,31 @@ class FargateInference(Construct):
             Default: 1 second.
         """
         super().__init__(scope, construct_id)
-        _validate(
-            network=network,
-            vpc=vpc,
-            cluster=cluster,
+        _check_props(
             cpu=cpu,
             memory_mib=memory_mib,
             min_tasks=min_tasks,
             max_tasks=max_tasks,
             cpu_target_percent=cpu_target_percent,
-            requests_per_target_per_minute=requests_per_target_per_minute,
             spot_weight=spot_weight,
             on_demand_base=on_demand_base,
+        )
+        check_thresholds(
+            requests_per_target_per_minute=requests_per_target_per_minute,
             http_5xx_alarm_threshold=http_5xx_alarm_threshold,
         )
-        if network is not None:
-            vpc = network.vpc
-        task_subnets = (
-            network.private_subnets
-            if network is not None
-            else ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        placement = resolve_placement(
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            existing_vpc=cluster.vpc if cluster is not None else None,
+            existing="cluster",
+            required=True,
+            what="the tasks",
         )
+        assert placement is not None
 
         #: The ECS cluster.
-        self.cluster: ecs.ICluster = cluster or self._create_cluster(vpc, spot_weight > 0)
-        vpc = self.cluster.vpc
-
+        self.cluster: ecs.ICluster = cluster or self._create_cluster(placement.vpc, spot_weight > 0)
         #: The container log group.
         self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=removal_policy)
         #: The task definition: read-only root filesystem, a writable /tmp, port 8080.
@@ -163,41 +171,7 @@ class FargateInference(Construct):
             volumes=[ecs.Volume(name="tmp")],
         )
         #: The inference container.
-        self.container = self.task_definition.add_container(
-            "Inference",
-            image=image.ecs_image(),
-            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
-            environment={"PLATFORM": "fargate", "MODEL_DIR": "/opt/ml/model", "PORT": str(CONTAINER_PORT), **(environment or {})},
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="inference", log_group=self.log_group),
-            readonly_root_filesystem=True,
-            health_check=ecs.HealthCheck(
-                command=["CMD", "python", "-m", "inference.app.healthcheck"],
-                interval=Duration.seconds(15),
-                timeout=Duration.seconds(5),
-                retries=3,
-                start_period=Duration.seconds(60),
-            ),
-            stop_timeout=Duration.seconds(30),
-        )
-        self.container.add_mount_points(
-            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)
-        )
-        Validations.of(self.task_definition).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-ECS2",
-                reason="The environment holds only non-secret settings (platform name, model path, port, "
-                "service limits); nothing secret is passed to the container.",
-            )
-        )
-        if self.task_definition.execution_role is not None:
-            Validations.of(self.task_definition.execution_role).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-IAM5[Resource::*]",
-                    reason="ecr:GetAuthorizationToken supports no resource-level permissions; the image "
-                    "pull itself is scoped to the asset repository.",
-                )
-            )
-
+        self.container = self._add_container(image, environment or {})
         #: The Fargate service: private subnets, no public IP, circuit breaker with rollback.
         self.service = ecs.FargateService(
             self,
@@ -206,7 +180,7 @@ class FargateInference(Construct):
             task_definition=self.task_definition,
             desired_count=min_tasks,
             assign_public_ip=False,
-            vpc_subnets=task_subnets,
+            vpc_subnets=placement.subnets,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             min_healthy_percent=100,
             max_healthy_percent=200,
@@ -214,7 +188,34 @@ class FargateInference(Construct):
             capacity_provider_strategies=_capacity_providers(spot_weight, on_demand_base),
         )
 
-        self._create_load_balancer(vpc, internal, certificate, access_log_expiration, removal_policy)
+        #: The ALB access log bucket: SSE-S3 (the only encryption ALB log delivery supports).
+        self.access_log_bucket = access_log_bucket(
+            self,
+            "AccessLogs",
+            source="the load balancer's access logs",
+            expiration=access_log_expiration or Duration.days(90),
+            removal_policy=removal_policy,
+        )
+        #: The load balancer's security group: its listener ports, from the internet or the VPC.
+        self.load_balancer_security_group = _load_balancer_security_group(
+            self, self.cluster.vpc, internal=internal, https=certificate is not None
+        )
+        #: The Application Load Balancer.
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=self.cluster.vpc,
+            internet_facing=not internal,
+            security_group=self.load_balancer_security_group,
+            # Internet-facing in the public subnets; internal ones default to the private subnets.
+            vpc_subnets=None if internal else ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            drop_invalid_header_fields=True,
+        )
+        log_load_balancer_access(self.load_balancer, self.access_log_bucket, prefix="alb")
+        #: The ACM certificate of the HTTPS listener, or None (plain HTTP).
+        self.certificate = certificate
+        #: The listener that forwards to the tasks (HTTPS with a certificate, else HTTP).
+        self.listener = self._add_listener(certificate)
         #: The target group: health checks on /health.
         self.target_group = self.listener.add_targets(
             "Inference",
@@ -231,6 +232,8 @@ class FargateInference(Construct):
             ),
             deregistration_delay=deregistration_delay or Duration.seconds(30),
         )
+        #: The URL clients call: https://<load balancer DNS name> with a certificate, else http://.
+        self.url = f"{'https' if certificate is not None else 'http'}://{self.load_balancer.load_balancer_dns_name}"
 
         #: Task count autoscaling: target tracking on CPU and on requests per target.
         self.scaling = self.service.auto_scale_task_count(min_capacity=min_tasks, max_capacity=max_tasks)
@@ -246,17 +249,16 @@ class FargateInference(Construct):
             **cooldowns,
         )
 
+        #: Tasks always running (the autoscaling minimum, and the running-tasks alarm's threshold).
         self.min_tasks = min_tasks
         #: Where the alarms notify.
         self.topic: sns.ITopic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
         #: The alarms by name: http_5xx, p99_latency, unhealthy_hosts, running_tasks.
         self.alarms = self._create_alarms(http_5xx_alarm_threshold, p99_latency_alarm_threshold or Duration.seconds(1))
 
-    @property
-    def url(self) -> str:
-        """The load balancer's URL (https when a certificate is given)."""
-        scheme = "https" if self.certificate is not None else "http"
-        return f"{scheme}://{self.load_balancer.load_balancer_dns_name}"
+    def metric(self, metric_name: str, **options: Any) -> cloudwatch.Metric:
+        """Any AWS/ECS metric of the service (e.g. "CPUUtilization")."""
+        return self.service.metric(metric_name, **options)
 
     def metric_cpu_utilization(self, **options: Any) -> cloudwatch.Metric:
         """Average CPU of the service's tasks, in percent."""
@@ -302,98 +304,50 @@ class FargateInference(Construct):
             **{"statistic": "Minimum", **options},
         )
 
-    def _create_cluster(self, vpc: Optional[ec2.IVpc], spot: bool) -> ecs.Cluster:
-        cluster = ecs.Cluster(
-            self,
-            "Cluster",
-            vpc=vpc,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,
-        )
+    def _create_cluster(self, vpc: ec2.IVpc, spot: bool) -> ecs.Cluster:
+        cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
         if spot:
             cluster.enable_fargate_capacity_providers()
         return cluster
 
-    def _create_load_balancer(
-        self,
-        vpc: ec2.IVpc,
-        internal: bool,
-        certificate: Optional[acm.ICertificate],
-        access_log_expiration: Optional[Duration],
-        removal_policy: RemovalPolicy,
-    ) -> None:
-        #: The ALB access log bucket: SSE-S3 (the only encryption ALB log delivery supports).
-        self.access_log_bucket = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=False,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=access_log_expiration or Duration.days(90))],
-            removal_policy=removal_policy,
+    def _add_container(self, image: ModelImage, environment: Mapping[str, str]) -> ecs.ContainerDefinition:
+        container = self.task_definition.add_container(
+            "Inference",
+            image=image.ecs_image(),
+            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
+            environment={"PLATFORM": "fargate", "MODEL_DIR": "/opt/ml/model", "PORT": str(CONTAINER_PORT), **environment},
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="inference", log_group=self.log_group),
+            readonly_root_filesystem=True,
+            health_check=ecs.HealthCheck(
+                command=["CMD", "python", "-m", "inference.app.healthcheck"],
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
+            stop_timeout=Duration.seconds(30),
         )
-        Validations.of(self.access_log_bucket).acknowledge(
+        container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))
+        Validations.of(self.task_definition).acknowledge(
             Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="This bucket is the destination of the load balancer's access logs; logging "
-                "access to it into another bucket would only move the question.",
+                id="AwsSolutions-ECS2",
+                reason="The environment holds only non-secret settings (platform name, model path, port, "
+                "service limits); nothing secret is passed to the container.",
             )
         )
-        skip_checkov(
-            self.access_log_bucket,
-            CKV_AWS_18="The load balancer's access log destination; see AwsSolutions-S1.",
-            CKV_AWS_21="Access logs are written once and expire by lifecycle: versions would add cost, not safety.",
-        )
-        security_group = ec2.SecurityGroup(
-            self,
-            "LoadBalancerSecurityGroup",
-            vpc=vpc,
-            description="Listeners of the inference load balancer",
-            allow_all_outbound=False,
-        )
-        port = 443 if certificate is not None else 80
-        if internal:
-            security_group.add_ingress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(port), "From the VPC")
-            Validations.of(security_group).acknowledge(
+        if self.task_definition.execution_role is not None:
+            Validations.of(self.task_definition.execution_role).acknowledge(
                 Acknowledgment(
-                    id="AwsSolutions-EC23",
-                    reason="Ingress comes only from the VPC's own CIDR block, an attribute the rule cannot "
-                    "resolve at synth; nothing outside the VPC is allowed.",
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason="ecr:GetAuthorizationToken supports no resource-level permissions; the image "
+                    "pull itself is scoped to the asset repository.",
                 )
             )
-        else:
-            security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(port), "From the internet")
-            if certificate is not None:
-                security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "Redirected to HTTPS")
-            skip_checkov(
-                security_group,
-                CKV_AWS_260="An internet-facing load balancer listens on port 80 by design: to redirect "
-                "to HTTPS, or to serve HTTP until a certificate is given.",
-            )
-            Validations.of(security_group).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-EC23",
-                    reason="An internet-facing load balancer answers the internet on its listener ports "
-                    "by design; the tasks behind it accept traffic only from this security group.",
-                )
-            )
-        #: The Application Load Balancer.
-        self.load_balancer = elbv2.ApplicationLoadBalancer(
-            self,
-            "LoadBalancer",
-            vpc=vpc,
-            internet_facing=not internal,
-            security_group=security_group,
-            # Internet-facing in the public subnets; internal ones default to the private subnets.
-            vpc_subnets=None if internal else ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            drop_invalid_header_fields=True,
-        )
-        self.load_balancer.log_access_logs(self.access_log_bucket, prefix="alb")
-        self.certificate = certificate
+        return container
+
+    def _add_listener(self, certificate: Optional[acm.ICertificate]) -> elbv2.ApplicationListener:
         if certificate is not None:
-            #: The listener that forwards to the tasks.
-            self.listener = self.load_balancer.add_listener(
+            listener = self.load_balancer.add_listener(
                 "Https",
                 port=443,
                 protocol=elbv2.ApplicationProtocol.HTTPS,
@@ -402,66 +356,91 @@ class FargateInference(Construct):
                 open=False,
             )
             self.load_balancer.add_redirect(source_port=80, target_port=443)
-        else:
-            self.listener = self.load_balancer.add_listener(
-                "Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False
-            )
-            skip_checkov(
-                self.listener,
-                CKV_AWS_2="No certificate was given: plain HTTP until one is "
-                "(FargateInference(certificate=...) switches to HTTPS with a redirect).",
-                CKV_AWS_103="TLS applies with a certificate only; see CKV_AWS_2.",
-            )
+            return listener
+        listener = self.load_balancer.add_listener("Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=False)
+        skip_checkov(
+            listener,
+            CKV_AWS_2="No certificate was given: plain HTTP until one is "
+            "(FargateInference(certificate=...) switches to HTTPS with a redirect).",
+            CKV_AWS_103="TLS applies with a certificate only; see CKV_AWS_2.",
+        )
+        return listener
 
     def _create_alarms(self, http_5xx_threshold: int, p99_threshold: Duration) -> dict[str, cloudwatch.Alarm]:
         one_minute = Duration.minutes(1)
-        alarms = {
-            "http_5xx": cloudwatch.Alarm(
-                self,
-                "Http5xxAlarm",
-                alarm_description="The inference service answers 5xx",
-                metric=self.metric_http_5xx(period=one_minute, statistic="Sum"),
-                threshold=http_5xx_threshold,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            "p99_latency": cloudwatch.Alarm(
-                self,
-                "P99LatencyAlarm",
-                alarm_description="The inference service's p99 response time is high",
-                metric=self.metric_target_response_time(period=Duration.minutes(5)),
-                threshold=p99_threshold.to_seconds(),
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            "unhealthy_hosts": cloudwatch.Alarm(
-                self,
-                "UnhealthyHostsAlarm",
-                alarm_description="Inference tasks fail their health checks",
-                metric=self.metric_unhealthy_hosts(period=one_minute),
-                threshold=1,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            "running_tasks": cloudwatch.Alarm(
-                self,
-                "RunningTasksAlarm",
-                alarm_description="Fewer inference tasks run than the minimum",
-                metric=self.metric_running_tasks(period=one_minute),
-                threshold=self.min_tasks,
-                evaluation_periods=5,
-                datapoints_to_alarm=3,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            ),
-        }
-        notify_on_state_changes(self.topic, alarms.values())
-        return alarms
+        alarms = AlarmSet(self, self.topic)
+        alarms.add(
+            "http_5xx",
+            "Http5xxAlarm",
+            description="The inference service answers 5xx",
+            metric=self.metric_http_5xx(period=one_minute, statistic="Sum"),
+            threshold=http_5xx_threshold,
+            evaluation=SPIKE,
+        )
+        alarms.add(
+            "p99_latency",
+            "P99LatencyAlarm",
+            description="The inference service's p99 response time is high",
+            metric=self.metric_target_response_time(period=Duration.minutes(5)),
+            threshold=p99_threshold.to_seconds(),
+            evaluation=SUSTAINED,
+        )
+        alarms.add(
+            "unhealthy_hosts",
+            "UnhealthyHostsAlarm",
+            description="Inference tasks fail their health checks",
+            metric=self.metric_unhealthy_hosts(period=one_minute),
+            threshold=1,
+            evaluation=SUSTAINED_AT_LEAST,
+        )
+        alarms.add(
+            "running_tasks",
+            "RunningTasksAlarm",
+            description="Fewer inference tasks run than the minimum",
+            metric=self.metric_running_tasks(period=one_minute),
+            threshold=self.min_tasks,
+            evaluation=SHORTFALL,
+        )
+        return alarms.alarms
+
+
+def _load_balancer_security_group(
+    scope: Construct, vpc: ec2.IVpc, *, internal: bool, https: bool
+) -> ec2.SecurityGroup:
+    security_group = ec2.SecurityGroup(
+        scope,
+        "LoadBalancerSecurityGroup",
+        vpc=vpc,
+        description="Listeners of the inference load balancer",
+        allow_all_outbound=False,
+    )
+    port = 443 if https else 80
+    if internal:
+        security_group.add_ingress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(port), "From the VPC")
+        Validations.of(security_group).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-EC23",
+                reason="Ingress comes only from the VPC's own CIDR block, an attribute the rule cannot "
+                "resolve at synth; nothing outside the VPC is allowed.",
+            )
+        )
+        return security_group
+    security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(port), "From the internet")
+    if https:
+        security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "Redirected to HTTPS")
+    skip_checkov(
+        security_group,
+        CKV_AWS_260="An internet-facing load balancer listens on port 80 by design: to redirect "
+        "to HTTPS, or to serve HTTP until a certificate is given.",
+    )
+    Validations.of(security_group).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-EC23",
+            reason="An internet-facing load balancer answers the internet on its listener ports "
+            "by design; the tasks behind it accept traffic only from this security group.",
+        )
+    )
+    return security_group
 
 
 def _capacity_providers(spot_weight: int, on_demand_base: int) -> Optional[list[ecs.CapacityProviderStrategy]]:
@@ -473,24 +452,17 @@ def _capacity_providers(spot_weight: int, on_demand_base: int) -> Optional[list[
     ]
 
 
-def _validate(
+def _check_props(
     *,
-    network: Optional[SharedNetwork],
-    vpc: Optional[ec2.IVpc],
-    cluster: Optional[ecs.ICluster],
     cpu: int,
     memory_mib: int,
     min_tasks: int,
     max_tasks: int,
     cpu_target_percent: int,
-    requests_per_target_per_minute: int,
     spot_weight: int,
     on_demand_base: int,
-    http_5xx_alarm_threshold: int,
 ) -> None:
-    placements = [p for p in (network, vpc, cluster) if p is not None]
-    if len(placements) != 1:
-        raise ValueError("give exactly one of network, vpc or cluster: where the tasks run")
+    """The checks that relate the task size, the task counts and the capacity strategy."""
     if cpu not in _FARGATE_SIZES:
         raise ValueError(f"cpu must be one of {', '.join(map(str, _FARGATE_SIZES))} (Fargate task sizes), got {cpu}")
     if memory_mib not in _FARGATE_SIZES[cpu]:
@@ -505,14 +477,10 @@ def _validate(
         raise ValueError(f"max_tasks ({max_tasks}) must be at least min_tasks ({min_tasks})")
     if not 10 <= cpu_target_percent <= 90:
         raise ValueError(f"cpu_target_percent must be between 10 and 90, got {cpu_target_percent}")
-    if requests_per_target_per_minute < 1:
-        raise ValueError("requests_per_target_per_minute must be at least 1")
     if spot_weight < 0 or on_demand_base < 0:
         raise ValueError("spot_weight and on_demand_base must not be negative")
     if on_demand_base and not spot_weight:
         raise ValueError("on_demand_base applies to a Spot strategy: set spot_weight too")
-    if http_5xx_alarm_threshold < 1:
-        raise ValueError("http_5xx_alarm_threshold must be at least 1")
 
 
 __all__ = ["FargateInference", "CONTAINER_PORT"]

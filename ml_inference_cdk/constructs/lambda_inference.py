@@ -23,14 +23,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ._alarms import encrypted_alarm_topic, notify_on_state_changes
+from ._alarms import SPIKE, SUSTAINED, AlarmSet, check_thresholds, encrypted_alarm_topic
+from ._placement import resolve_placement
 from .model_image import ModelImage
-from .network import SharedNetwork
 
 ALIAS_NAME = "live"
 
 
-class LambdaEndpoint(enum.Enum):
+class LambdaEndpointType(enum.Enum):
     """How clients reach the function."""
 
     #: A Lambda Function URL on the `live` alias (no extra service, up to 15 minutes per request).
@@ -53,7 +53,7 @@ class LambdaInference(Construct):
     Minimal use::
 
         image = ModelImage(stack, "Image")
-        LambdaInference(stack, "Sentiment", image=image)
+        LambdaInference(stack, "Classifier", image=image)
     """
 
     def __init__(
@@ -62,6 +62,7 @@ class LambdaInference(Construct):
         construct_id: str,
         *,
         image: ModelImage,
+        description: Optional[str] = None,
         memory_mib: int = 3008,
         timeout: Optional[Duration] = None,
         architecture: Optional[lambda_.Architecture] = None,
@@ -71,11 +72,10 @@ class LambdaInference(Construct):
         environment: Optional[Mapping[str, str]] = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        endpoint: LambdaEndpoint = LambdaEndpoint.FUNCTION_URL,
+        endpoint_type: LambdaEndpointType = LambdaEndpointType.FUNCTION_URL,
         auth_type: lambda_.FunctionUrlAuthType = lambda_.FunctionUrlAuthType.AWS_IAM,
         throttle_rate_limit: int = 50,
         throttle_burst_limit: int = 100,
-        network: Optional[SharedNetwork] = None,
         vpc: Optional[ec2.IVpc] = None,
         vpc_subnets: Optional[ec2.SubnetSelection] = None,
         warmup_interval: Optional[Duration] = None,
@@ -87,6 +87,8 @@ class LambdaInference(Construct):
     ) -> None:
         """
         :param image: the ModelImage to run (its `lambda` target).
+        :param description: the function's description. Default: "Sequence classification
+            inference (<the image's model version>)".
         :param memory_mib: memory, which also buys CPU (1,769 MiB = 1 vCPU). Default: 3008.
         :param timeout: the longest one invocation may run. Default: 30 seconds (the HTTP
             API's own limit).
@@ -102,15 +104,14 @@ class LambdaInference(Construct):
         :param log_retention: how long function and access logs are kept. Default: two weeks.
         :param removal_policy: what `cdk destroy` does with the log groups and the alarm
             topic's key. Default: RETAIN.
-        :param endpoint: FUNCTION_URL, HTTP_API or NONE. Default: FUNCTION_URL.
+        :param endpoint_type: FUNCTION_URL, HTTP_API or NONE. Default: FUNCTION_URL.
         :param auth_type: AWS_IAM (callers sign with SigV4; see `grant_invoke`) or NONE
             (public, which adds a warning). Default: AWS_IAM.
         :param throttle_rate_limit: HTTP API steady-state requests per second. Default: 50.
         :param throttle_burst_limit: HTTP API burst. Default: 100.
-        :param network: a SharedNetwork to place the function in (its private subnets).
+        :param vpc: a VPC to place the function in (e.g. `SharedNetwork(...).vpc`).
             Default: no VPC, so the function deploys on its own.
-        :param vpc: a VPC to place the function in, instead of `network`. Default: no VPC.
-        :param vpc_subnets: subnets within the VPC. Default: the private subnets.
+        :param vpc_subnets: subnets within `vpc`. Default: its private subnets.
         :param warmup_interval: call /health on this schedule to keep one environment warm
             (at least 1 minute). Default: no warm-up.
         :param alarm_topic: where alarms notify. Default: a new KMS-encrypted topic.
@@ -126,76 +127,51 @@ class LambdaInference(Construct):
         super().__init__(scope, construct_id)
         timeout = timeout or Duration.seconds(30)
         architecture = architecture or image.lambda_architecture
-        _validate(
+        _check_props(
             memory_mib=memory_mib,
             timeout=timeout,
-            architecture=architecture,
-            image=image,
+            endpoint_type=endpoint_type,
             ephemeral_storage_mib=ephemeral_storage_mib,
             reserved_concurrency=reserved_concurrency,
             provisioned_concurrency=provisioned_concurrency,
-            endpoint=endpoint,
-            throttle_rate_limit=throttle_rate_limit,
-            throttle_burst_limit=throttle_burst_limit,
-            network=network,
-            vpc=vpc,
-            warmup_interval=warmup_interval,
-            thresholds=(error_alarm_threshold, throttle_alarm_threshold),
             environment=environment or {},
         )
-        if network is not None:
-            vpc = network.vpc
-            vpc_subnets = vpc_subnets or network.private_subnets
+        if architecture.name != image.lambda_architecture.name:
+            raise ValueError(
+                f"architecture {architecture.name} does not match the image platform "
+                f"{image.platform.platform}: build the ModelImage for the same platform"
+            )
+        if throttle_rate_limit < 1 or throttle_burst_limit < 1:
+            raise ValueError("throttle_rate_limit and throttle_burst_limit must be at least 1")
+        if warmup_interval is not None and warmup_interval.to_seconds() < 60:
+            raise ValueError("warmup_interval must be at least 1 minute")
+        check_thresholds(error_alarm_threshold=error_alarm_threshold, throttle_alarm_threshold=throttle_alarm_threshold)
+        placement = resolve_placement(vpc=vpc, vpc_subnets=vpc_subnets, required=False, what="the function")
 
         #: The image this function runs.
         self.image = image
         #: The function's log group.
-        self.log_group = logs.LogGroup(
-            self, "LogGroup", retention=log_retention, removal_policy=removal_policy
-        )
+        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=removal_policy)
         #: The execution role: ECR pull, its own log group, X-Ray, and ENIs when in a VPC.
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Execution role of the inference function",
-        )
-        self.log_group.grant_write(self.role)
-        if vpc is not None:
-            self.role.add_managed_policy(
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
-            )
-            Validations.of(self.role).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-                    reason="Lambda needs the ENI actions of this AWS-maintained policy to run in a VPC; "
-                    "they take no resource-level scoping.",
-                )
-            )
-
-        env = {
-            "PLATFORM": "lambda",
-            "MODEL_DIR": "/opt/ml/model",
-            **(environment or {}),
-        }
+        self.role = _execution_role(self, self.log_group, in_vpc=placement is not None)
         #: The function.
         self.function = lambda_.DockerImageFunction(
             self,
             "Function",
             code=image.lambda_code(),
-            description=f"Sentiment inference ({image.model_version})",
+            description=description or f"Sequence classification inference ({image.model_version})",
             memory_size=memory_mib,
             timeout=timeout,
             architecture=architecture,
             ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib),
             reserved_concurrent_executions=reserved_concurrency,
-            environment=env,
+            environment={"PLATFORM": "lambda", "MODEL_DIR": "/opt/ml/model", **(environment or {})},
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             role=self.role,
-            vpc=vpc,
-            vpc_subnets=vpc_subnets,
+            vpc=placement.vpc if placement else None,
+            vpc_subnets=placement.subnets if placement else None,
         )
         Validations.of(self.role).acknowledge(
             Acknowledgment(
@@ -214,40 +190,41 @@ class LambdaInference(Construct):
             provisioned_concurrent_executions=provisioned_concurrency or None,
         )
 
+        #: How callers authenticate: AWS_IAM (SigV4) or NONE.
         self.auth_type = auth_type
-        #: The Function URL, when `endpoint` is FUNCTION_URL.
-        self.url: Optional[lambda_.FunctionUrl] = None
-        #: The HTTP API, when `endpoint` is HTTP_API.
-        self.http_api: Optional[apigwv2.HttpApi] = None
-        #: The HTTP API's access log group, when `endpoint` is HTTP_API.
-        self.access_log_group: Optional[logs.LogGroup] = None
-        if auth_type == lambda_.FunctionUrlAuthType.NONE and endpoint != LambdaEndpoint.NONE:
+        #: How clients reach the function.
+        self.endpoint_type = endpoint_type
+        if auth_type == lambda_.FunctionUrlAuthType.NONE and endpoint_type != LambdaEndpointType.NONE:
             Annotations.of(self).add_warning_v2(
                 "ml-inference-cdk:PublicEndpoint",
                 "auth_type=NONE: anyone on the internet can call this endpoint and run up its bill",
             )
-        if endpoint == LambdaEndpoint.FUNCTION_URL:
-            self.url = self.alias.add_function_url(auth_type=auth_type)
-        elif endpoint == LambdaEndpoint.HTTP_API:
-            self._add_http_api(auth_type, throttle_rate_limit, throttle_burst_limit, log_retention, removal_policy)
+        #: The Function URL, with `LambdaEndpointType.FUNCTION_URL`; else None.
+        self.function_url: Optional[lambda_.FunctionUrl] = (
+            self.alias.add_function_url(auth_type=auth_type)
+            if endpoint_type == LambdaEndpointType.FUNCTION_URL
+            else None
+        )
+        http_api = (
+            self._http_api(auth_type, throttle_rate_limit, throttle_burst_limit, log_retention, removal_policy)
+            if endpoint_type == LambdaEndpointType.HTTP_API
+            else None
+        )
+        #: The HTTP API, with `LambdaEndpointType.HTTP_API`; else None.
+        self.http_api: Optional[apigwv2.HttpApi] = http_api[0] if http_api else None
+        #: The HTTP API's access log group, with `LambdaEndpointType.HTTP_API`; else None.
+        self.access_log_group: Optional[logs.LogGroup] = http_api[1] if http_api else None
+        #: The URL clients call (the Function URL or the HTTP API's), or None without an endpoint.
+        self.url: Optional[str] = (
+            self.function_url.url
+            if self.function_url is not None
+            else self.http_api.api_endpoint if self.http_api is not None else None
+        )
 
-        #: The warm-up schedule, when `warmup_interval` is set.
-        self.warmup_rule: Optional[events.Rule] = None
-        if warmup_interval is not None:
-            self.warmup_rule = events.Rule(
-                self,
-                "Warmup",
-                description="Keeps one inference environment warm by calling /health",
-                schedule=events.Schedule.rate(warmup_interval),
-                targets=[
-                    events_targets.LambdaFunction(
-                        self.alias,
-                        event=events.RuleTargetInput.from_object(warmup_event()),
-                        retry_attempts=0,
-                        max_event_age=Duration.minutes(1),
-                    )
-                ],
-            )
+        #: The warm-up schedule, when `warmup_interval` is set; else None.
+        self.warmup_rule: Optional[events.Rule] = (
+            self._warmup_rule(warmup_interval) if warmup_interval is not None else None
+        )
 
         #: Where the alarms notify.
         self.topic: sns.ITopic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
@@ -258,40 +235,15 @@ class LambdaInference(Construct):
             p99_duration_alarm_threshold or Duration.millis(int(timeout.to_milliseconds() * 0.8)),
         )
 
-        #: The CodeDeploy deployment group, when `deployment_config` is set.
-        self.deployment_group: Optional[codedeploy.LambdaDeploymentGroup] = None
-        if deployment_config is not None:
-            self.deployment_group = codedeploy.LambdaDeploymentGroup(
-                self,
-                "Deployment",
-                alias=self.alias,
-                deployment_config=deployment_config,
-                alarms=list(self.alarms.values()),
-                auto_rollback=codedeploy.AutoRollbackConfig(
-                    failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
-                ),
-            )
-            Validations.of(self.deployment_group).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
-                    reason="CodeDeploy's own AWS-maintained policy for Lambda traffic shifting; it is "
-                    "already limited to the actions a Lambda deployment needs.",
-                )
-            )
-
-    @property
-    def endpoint_url(self) -> Optional[str]:
-        """The URL clients call (Function URL or HTTP API), or None without an endpoint."""
-        if self.url is not None:
-            return self.url.url
-        if self.http_api is not None:
-            return self.http_api.api_endpoint
-        return None
+        #: The CodeDeploy deployment group, when `deployment_config` is set; else None.
+        self.deployment_group: Optional[codedeploy.LambdaDeploymentGroup] = (
+            self._deployment_group(deployment_config) if deployment_config is not None else None
+        )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` call the function: the alias, and its URL or HTTP API."""
         grant = self.alias.grant_invoke(grantee)
-        if self.url is not None:
+        if self.function_url is not None:
             grant = grant.combine(self.alias.grant_invoke_url(grantee))
         if self.http_api is not None:
             grant = grant.combine(
@@ -302,6 +254,10 @@ class LambdaInference(Construct):
                 )
             )
         return grant
+
+    def metric(self, metric_name: str, **options: Any) -> cloudwatch.Metric:
+        """Any AWS/Lambda metric of the `live` alias (e.g. "ConcurrentExecutions")."""
+        return self.alias.metric(metric_name, **options)
 
     def metric_invocations(self, **options: Any) -> cloudwatch.Metric:
         """Invocations of the `live` alias (sum per period)."""
@@ -319,21 +275,19 @@ class LambdaInference(Construct):
         """Invocation duration of the `live` alias (average unless `statistic` is given)."""
         return self.alias.metric_duration(**options)
 
-    def _add_http_api(
+    def _http_api(
         self,
         auth_type: lambda_.FunctionUrlAuthType,
         rate_limit: int,
         burst_limit: int,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
-    ) -> None:
-        self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
-        )
-        self.http_api = apigwv2.HttpApi(
+    ) -> tuple[apigwv2.HttpApi, logs.LogGroup]:
+        access_log_group = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
+        http_api = apigwv2.HttpApi(
             self,
             "HttpApi",
-            description="Sentiment inference",
+            description="Sequence classification inference",
             default_integration=apigwv2_integrations.HttpLambdaIntegration("Function", self.alias),
             default_authorizer=(
                 apigwv2_authorizers.HttpIamAuthorizer()
@@ -342,60 +296,110 @@ class LambdaInference(Construct):
             ),
             create_default_stage=False,
         )
-        self.http_api.add_stage(
+        http_api.add_stage(
             "DefaultStage",
             stage_name="$default",
             auto_deploy=True,
             throttle=apigwv2.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit),
-            access_log_settings=_AccessLogSettings(apigwv2.LogGroupLogDestination(self.access_log_group)),
+            access_log_settings=_AccessLogSettings(apigwv2.LogGroupLogDestination(access_log_group)),
         )
         if auth_type == lambda_.FunctionUrlAuthType.NONE:
-            Validations.of(self.http_api).acknowledge(
+            Validations.of(http_api).acknowledge(
                 Acknowledgment(
                     id="AwsSolutions-APIG4",
                     reason="auth_type=NONE was chosen explicitly for a public API (see the warning).",
                 )
             )
+        return http_api, access_log_group
+
+    def _warmup_rule(self, interval: Duration) -> events.Rule:
+        return events.Rule(
+            self,
+            "Warmup",
+            description="Keeps one inference environment warm by calling /health",
+            schedule=events.Schedule.rate(interval),
+            targets=[
+                events_targets.LambdaFunction(
+                    self.alias,
+                    event=events.RuleTargetInput.from_object(warmup_event()),
+                    retry_attempts=0,
+                    max_event_age=Duration.minutes(1),
+                )
+            ],
+        )
 
     def _create_alarms(
         self, error_threshold: int, throttle_threshold: int, p99_threshold: Duration
     ) -> dict[str, cloudwatch.Alarm]:
         one_minute = Duration.minutes(1)
-        alarms = {
-            "errors": cloudwatch.Alarm(
-                self,
-                "ErrorsAlarm",
-                alarm_description="The inference function fails invocations",
-                metric=self.metric_errors(period=one_minute, statistic="Sum"),
-                threshold=error_threshold,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarms = AlarmSet(self, self.topic)
+        alarms.add(
+            "errors",
+            "ErrorsAlarm",
+            description="The inference function fails invocations",
+            metric=self.metric_errors(period=one_minute, statistic="Sum"),
+            threshold=error_threshold,
+            evaluation=SPIKE,
+        )
+        alarms.add(
+            "throttles",
+            "ThrottlesAlarm",
+            description="Requests to the inference function are throttled",
+            metric=self.metric_throttles(period=one_minute, statistic="Sum"),
+            threshold=throttle_threshold,
+            evaluation=SPIKE,
+        )
+        alarms.add(
+            "p99_duration",
+            "P99DurationAlarm",
+            description="The inference function's p99 duration is close to its timeout",
+            metric=self.metric_duration(period=Duration.minutes(5), statistic="p99"),
+            threshold=p99_threshold.to_milliseconds(),
+            evaluation=SUSTAINED,
+        )
+        return alarms.alarms
+
+    def _deployment_group(self, config: codedeploy.ILambdaDeploymentConfig) -> codedeploy.LambdaDeploymentGroup:
+        group = codedeploy.LambdaDeploymentGroup(
+            self,
+            "Deployment",
+            alias=self.alias,
+            deployment_config=config,
+            alarms=list(self.alarms.values()),
+            auto_rollback=codedeploy.AutoRollbackConfig(
+                failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
             ),
-            "throttles": cloudwatch.Alarm(
-                self,
-                "ThrottlesAlarm",
-                alarm_description="Requests to the inference function are throttled",
-                metric=self.metric_throttles(period=one_minute, statistic="Sum"),
-                threshold=throttle_threshold,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            "p99_duration": cloudwatch.Alarm(
-                self,
-                "P99DurationAlarm",
-                alarm_description="The inference function's p99 duration is close to its timeout",
-                metric=self.metric_duration(period=Duration.minutes(5), statistic="p99"),
-                threshold=p99_threshold.to_milliseconds(),
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-        }
-        notify_on_state_changes(self.topic, alarms.values())
-        return alarms
+        )
+        Validations.of(group).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
+                reason="CodeDeploy's own AWS-maintained policy for Lambda traffic shifting; it is "
+                "already limited to the actions a Lambda deployment needs.",
+            )
+        )
+        return group
+
+
+def _execution_role(scope: Construct, log_group: logs.ILogGroup, *, in_vpc: bool) -> iam.Role:
+    role = iam.Role(
+        scope,
+        "Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description="Execution role of the inference function",
+    )
+    log_group.grant_write(role)
+    if in_vpc:
+        role.add_managed_policy(
+            iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+        )
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+                reason="Lambda needs the ENI actions of this AWS-maintained policy to run in a VPC; "
+                "they take no resource-level scoping.",
+            )
+        )
+    return role
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
@@ -446,35 +450,23 @@ def warmup_event() -> dict[str, Any]:
     }
 
 
-def _validate(
+def _check_props(
     *,
     memory_mib: int,
     timeout: Duration,
-    architecture: lambda_.Architecture,
-    image: ModelImage,
+    endpoint_type: LambdaEndpointType,
     ephemeral_storage_mib: int,
     reserved_concurrency: Optional[int],
     provisioned_concurrency: int,
-    endpoint: LambdaEndpoint,
-    throttle_rate_limit: int,
-    throttle_burst_limit: int,
-    network: Optional[SharedNetwork],
-    vpc: Optional[ec2.IVpc],
-    warmup_interval: Optional[Duration],
-    thresholds: tuple[int, int],
     environment: Mapping[str, str],
 ) -> None:
+    """The checks that relate sizes and limits to each other and to Lambda's ranges."""
     if not 128 <= memory_mib <= 10240:
         raise ValueError(f"memory_mib must be between 128 and 10240, got {memory_mib}")
     if not 1 <= timeout.to_seconds() <= 900:
         raise ValueError("timeout must be between 1 second and 15 minutes")
-    if endpoint == LambdaEndpoint.HTTP_API and timeout.to_seconds() > 30:
+    if endpoint_type == LambdaEndpointType.HTTP_API and timeout.to_seconds() > 30:
         raise ValueError("an HTTP API waits at most 30 seconds: use a timeout of 30 seconds or less, or FUNCTION_URL")
-    if architecture.name != image.lambda_architecture.name:
-        raise ValueError(
-            f"architecture {architecture.name} does not match the image platform "
-            f"{image.platform.platform}: build the ModelImage for the same platform"
-        )
     if not 512 <= ephemeral_storage_mib <= 10240:
         raise ValueError(f"ephemeral_storage_mib must be between 512 and 10240, got {ephemeral_storage_mib}")
     if reserved_concurrency is not None and reserved_concurrency < 1:
@@ -486,17 +478,9 @@ def _validate(
             f"provisioned_concurrency ({provisioned_concurrency}) cannot exceed reserved_concurrency "
             f"({reserved_concurrency})"
         )
-    if throttle_rate_limit < 1 or throttle_burst_limit < 1:
-        raise ValueError("throttle_rate_limit and throttle_burst_limit must be at least 1")
-    if network is not None and vpc is not None:
-        raise ValueError("give either network or vpc, not both")
-    if warmup_interval is not None and warmup_interval.to_seconds() < 60:
-        raise ValueError("warmup_interval must be at least 1 minute")
-    if min(thresholds) < 1:
-        raise ValueError("alarm thresholds must be at least 1")
     for key in environment:
         if key.startswith("AWS_") or key.startswith("_"):
             raise ValueError(f"environment variable {key} is reserved by Lambda: choose another name")
 
 
-__all__ = ["LambdaInference", "LambdaEndpoint", "ALIAS_NAME", "warmup_event"]
+__all__ = ["LambdaInference", "LambdaEndpointType", "ALIAS_NAME", "warmup_event"]

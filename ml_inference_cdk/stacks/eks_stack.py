@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..config import StageConfig
-from ..constructs.eks_inference import EksInference
+from ..constructs.eks import EksInference
 from ..constructs.model_image import ModelImage
 from ..constructs.network import SharedNetwork
 
@@ -32,7 +32,7 @@ class EksStack(Stack):
             self,
             "Service",
             image=self.image,
-            network=network,
+            vpc=network.vpc,
             endpoint_public_cidrs=config.eks_endpoint_public_cidrs,
             admin_roles=admins,
             min_replicas=config.eks_min_replicas,

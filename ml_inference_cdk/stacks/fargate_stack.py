@@ -27,7 +27,7 @@ class FargateStack(Stack):
             self,
             "Service",
             image=self.image,
-            network=network,
+            vpc=network.vpc,
             cpu=config.fargate_cpu,
             memory_mib=config.fargate_memory_mib,
             min_tasks=config.fargate_min_tasks,

@@ -34,13 +34,15 @@ class LambdaStack(Stack):
             self,
             "Sentiment",
             image=self.image,
+            # This app serves the sentiment model: the library's default description is generic.
+            description=f"Sentiment inference ({self.image.model_version})",
             memory_mib=config.lambda_memory_mib,
             timeout=Duration.seconds(config.lambda_timeout_seconds),
             reserved_concurrency=config.lambda_reserved_concurrency,
             provisioned_concurrency=config.lambda_provisioned_concurrency,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
-            network=network,
+            vpc=network.vpc if network is not None else None,
             warmup_interval=(
                 Duration.minutes(config.lambda_warmup_minutes) if config.lambda_warmup_minutes else None
             ),
@@ -53,7 +55,7 @@ class LambdaStack(Stack):
                 else None
             ),
         )
-        if self.inference.endpoint_url is not None:
-            CfnOutput(self, "Url", value=self.inference.endpoint_url, description="Inference endpoint (SigV4-signed requests)")
+        if self.inference.url is not None:
+            CfnOutput(self, "Url", value=self.inference.url, description="Inference endpoint (SigV4-signed requests)")
         CfnOutput(self, "FunctionName", value=self.inference.function.function_name)
         CfnOutput(self, "AliasArn", value=self.inference.alias.function_arn, description="The live alias")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
@@ -10,13 +10,7 @@ from constructs import Construct
 from ..config import StageConfig
 from ..constructs.model_image import ModelImage
 from ..constructs.network import SharedNetwork
-from ..constructs.sagemaker_endpoint import (
-    AsyncOptions,
-    EndpointMode,
-    RealTimeOptions,
-    SageMakerEndpoint,
-    ServerlessOptions,
-)
+from ..constructs.sagemaker import EndpointCapacity, EndpointMode, SageMakerEndpoint
 
 
 class SageMakerStack(Stack):
@@ -27,32 +21,17 @@ class SageMakerStack(Stack):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, network: SharedNetwork, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        network: Optional[SharedNetwork],
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         mode = EndpointMode(config.sagemaker_mode)
-        mode_options: dict[str, Any] = {}
-        if mode is EndpointMode.REAL_TIME:
-            mode_options["real_time"] = RealTimeOptions(
-                instance_type=config.sagemaker_instance_type,
-                initial_instance_count=config.sagemaker_min_instances,
-                min_instances=config.sagemaker_min_instances,
-                max_instances=config.sagemaker_max_instances,
-                data_capture_percent=config.sagemaker_data_capture_percent,
-            )
-        elif mode is EndpointMode.ASYNC:
-            mode_options["async_inference"] = AsyncOptions(
-                instance_type=config.sagemaker_instance_type,
-                min_instances=config.sagemaker_min_instances,
-                max_instances=config.sagemaker_max_instances,
-                data_capture_percent=config.sagemaker_data_capture_percent,
-            )
-        else:
-            mode_options["serverless"] = ServerlessOptions(
-                memory_mb=config.sagemaker_serverless_memory_mb,
-                max_concurrency=config.sagemaker_serverless_max_concurrency,
-            )
-
+        capacity = _capacity(config, mode)
         #: The inference image.
         self.image = ModelImage(self, "Image")
         #: The endpoint.
@@ -60,13 +39,12 @@ class SageMakerStack(Stack):
             self,
             "Endpoint",
             image=self.image,
-            mode=mode,
-            network=None if mode is EndpointMode.SERVERLESS else network,
+            capacity=capacity,
+            vpc=network.vpc if capacity.supports_vpc and network is not None else None,
             removal_policy=config.removal_policy,
             log_retention=config.log_retention,
             model_latency_alarm_threshold=Duration.millis(config.alarm_p99_latency_ms),
             invocation_5xx_alarm_threshold=config.alarm_http_5xx_count,
-            **mode_options,
         )
         #: Batch transform over the data bucket's batch-input/ prefix.
         self.batch = self.inference.add_batch_transform()
@@ -95,3 +73,26 @@ class SageMakerStack(Stack):
             )
         CfnOutput(self, "BatchInputUri", value=self.batch.input_uri, description="One text per line, then start BatchStateMachine")
         CfnOutput(self, "BatchStateMachineArn", value=self.batch.state_machine.state_machine_arn)
+
+
+def _capacity(config: StageConfig, mode: EndpointMode) -> EndpointCapacity:
+    """The endpoint capacity of the stage's SageMaker mode."""
+    if mode is EndpointMode.REAL_TIME:
+        return EndpointCapacity.real_time(
+            instance_type=config.sagemaker_instance_type,
+            initial_instance_count=config.sagemaker_min_instances,
+            min_instances=config.sagemaker_min_instances,
+            max_instances=config.sagemaker_max_instances,
+            data_capture_percent=config.sagemaker_data_capture_percent,
+        )
+    if mode is EndpointMode.ASYNC:
+        return EndpointCapacity.asynchronous(
+            instance_type=config.sagemaker_instance_type,
+            min_instances=config.sagemaker_min_instances,
+            max_instances=config.sagemaker_max_instances,
+            data_capture_percent=config.sagemaker_data_capture_percent,
+        )
+    return EndpointCapacity.serverless(
+        memory_mib=config.sagemaker_serverless_memory_mib,
+        max_concurrency=config.sagemaker_serverless_max_concurrency,
+    )

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
@@ -104,14 +103,14 @@ def _lambda_everything(stack):
     from aws_cdk import Duration
     from aws_cdk import aws_codedeploy as codedeploy
 
-    from ml_inference_cdk import LambdaEndpoint, LambdaInference, ModelImage, SharedNetwork
+    from ml_inference_cdk import LambdaEndpointType, LambdaInference, ModelImage, SharedNetwork
 
     LambdaInference(
         stack,
         "Sentiment",
         image=ModelImage(stack, "Image"),
-        endpoint=LambdaEndpoint.HTTP_API,
-        network=SharedNetwork(stack, "Network", nat_gateways=0),
+        endpoint_type=LambdaEndpointType.HTTP_API,
+        vpc=SharedNetwork(stack, "Network", nat_gateways=0).vpc,
         warmup_interval=Duration.minutes(5),
         deployment_config=codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES,
     )
@@ -129,7 +128,7 @@ def _fargate_everything(stack):
         stack,
         "Service",
         image=ModelImage(stack, "Image"),
-        network=SharedNetwork(stack, "Network"),
+        vpc=SharedNetwork(stack, "Network").vpc,
         certificate=certificate,
         spot_weight=1,
     )
@@ -138,14 +137,15 @@ def _fargate_everything(stack):
 def _fargate_internal(stack):
     from ml_inference_cdk import FargateInference, ModelImage, SharedNetwork
 
-    FargateInference(stack, "Service", image=ModelImage(stack, "Image"), network=SharedNetwork(stack, "Network"), internal=True)
+    FargateInference(stack, "Service", image=ModelImage(stack, "Image"), vpc=SharedNetwork(stack, "Network").vpc, internal=True)
 
 
+@pytest.mark.parametrize("env", [None, cdk.Environment(region="us-east-1")], ids=["env-agnostic", "region-bound"])
 @pytest.mark.parametrize("build", [_lambda_everything, _fargate_everything, _fargate_internal], ids=lambda f: f.__name__.strip("_"))
-def test_constructs_are_nag_clean_in_any_app(tmp_path, build):
+def test_constructs_are_nag_clean_in_any_app(tmp_path, build, env):
     # Acknowledgements live inside the constructs, so an app that is not ours is clean too.
     app = cdk.App(outdir=str(tmp_path))
-    stack = cdk.Stack(app, "Consumer", env=cdk.Environment(region="us-east-1"))
+    stack = cdk.Stack(app, "Consumer", env=env)
     build(stack)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()

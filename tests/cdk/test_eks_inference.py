@@ -25,8 +25,8 @@ CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1234-5678
 def build(image_props=None, **props):
     app, stack = new_stack(env=REGION)
     image = ModelImage(stack, "Image", **(image_props or {}))
-    if not {"network", "vpc", "cluster"} & set(props):
-        props["network"] = SharedNetwork(stack, "Network")
+    if not {"vpc", "cluster"} & set(props):
+        props["vpc"] = SharedNetwork(stack, "Network").vpc
     construct = EksInference(stack, "Service", image=image, **props)
     return stack, construct
 
@@ -48,7 +48,7 @@ def everything(tmp_path_factory):
         stack,
         "Service",
         image=ModelImage(stack, "Image"),
-        network=SharedNetwork(stack, "Network"),
+        vpc=SharedNetwork(stack, "Network").vpc,
         endpoint_public_cidrs=["203.0.113.0/24"],
         admin_roles=[admin],
         namespace="ml",
@@ -269,7 +269,7 @@ def test_arm64_gpu_pool_uses_graviton_families():
         stack,
         "Service",
         image=ModelImage(stack, "Image", platform=ecr_assets.Platform.LINUX_ARM64),
-        network=SharedNetwork(stack, "Network"),
+        vpc=SharedNetwork(stack, "Network").vpc,
         gpu_count=1,
         gpu_instance_families=["g5g"],
         container_insights=False,
@@ -287,7 +287,7 @@ def test_kubectl_layer_for_another_version():
         stack,
         "Service",
         image=ModelImage(stack, "Image"),
-        network=SharedNetwork(stack, "Network"),
+        vpc=SharedNetwork(stack, "Network").vpc,
         version=eks.KubernetesVersion.V1_35,
         kubectl_layer=layer,
         container_insights=False,
@@ -347,26 +347,27 @@ def test_fails_when_placement_is_missing_or_ambiguous():
     app, stack = new_stack(env=REGION)
     image = ModelImage(stack, "Image")
     network = SharedNetwork(stack, "Network")
-    with pytest.raises(ValueError, match="give exactly one of network, vpc or cluster"):
-        EksInference(stack, "A", image=image)
-    with pytest.raises(ValueError, match="give exactly one of network, vpc or cluster"):
-        EksInference(stack, "B", image=image, network=network, vpc=network.vpc)
-
-
-def test_fails_when_an_existing_cluster_cannot_apply_manifests_or_gets_cluster_props():
-    app, stack = new_stack(env=REGION)
-    image = ModelImage(stack, "Image")
-    bare = eks.Cluster.from_cluster_attributes(stack, "Bare", cluster_name="platform")
-    with pytest.raises(ValueError, match="has no kubectl provider"):
-        EksInference(stack, "A", image=image, cluster=bare)
     provider = eks.KubectlProvider.from_kubectl_provider_attributes(
         stack, "Provider", service_token="arn:aws:lambda:us-east-1:123456789012:function:kubectl"
     )
     cluster = eks.Cluster.from_cluster_attributes(stack, "Existing", cluster_name="platform", kubectl_provider=provider)
-    with pytest.raises(ValueError, match="configure a new cluster"):
-        EksInference(stack, "B", image=image, cluster=cluster, endpoint_public_cidrs=["203.0.113.0/24"])
+    with pytest.raises(ValueError, match=r"pass vpc= \(for example SharedNetwork\(...\).vpc\) or cluster="):
+        EksInference(stack, "A", image=image)
+    with pytest.raises(ValueError, match="give vpc or cluster, not both"):
+        EksInference(stack, "B", image=image, vpc=network.vpc, cluster=cluster)
+    with pytest.raises(ValueError, match="vpc_subnets needs vpc"):
+        EksInference(stack, "C", image=image, vpc_subnets=network.private_subnets)
 
 
-def test_fails_when_an_arm64_image_asks_for_x86_gpus():
-    with pytest.raises(ValueError, match="Graviton GPU instances only"):
-        build(image_props={"platform": ecr_assets.Platform.LINUX_ARM64}, gpu_count=1)
+def test_attributes_without_container_insights():
+    stack, construct = build(container_insights=False, metrics_server=False)
+    assert construct.cloudwatch_agent_role is None and construct.topic is None and construct.alarms == {}
+    assert construct.addons == {}
+    template_of(stack).resource_count_is("AWS::EKS::Addon", 0)
+
+
+def test_generic_metric_is_a_container_insights_metric(default):
+    _, construct = default
+    metric = construct.metric("pod_cpu_utilization", statistic="Maximum")
+    assert (metric.namespace, metric.statistic) == ("ContainerInsights", "Maximum")
+    assert set(metric.dimensions) == {"ClusterName", "Namespace", "Service"}

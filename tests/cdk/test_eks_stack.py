@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match
 
-from ml_inference_cdk.constructs.eks_inference import DEFAULT_KUBERNETES_VERSION
+from ml_inference_cdk.constructs.eks import DEFAULT_KUBERNETES_VERSION
 from tests.cdk.eks_support import by_kind, manifests_of, validate
 from tests.conftest import STAGES
 

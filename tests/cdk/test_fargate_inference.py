@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import Duration
@@ -15,14 +17,14 @@ from aws_cdk.assertions import Match
 from ml_inference_cdk import FargateInference, ModelImage, SharedNetwork
 from tests.cdk.support import new_stack, template_of
 
-REGION = cdk.Environment(region="us-east-1")  # ALB access logs need the region's log-delivery account
+REGION = cdk.Environment(region="us-east-1")  # the CDK's own ALB access-log policy for a known region
 
 
-def build(image_props=None, **props):
-    app, stack = new_stack(env=REGION)
+def build(image_props=None, env=REGION, **props):
+    app, stack = new_stack(env=env)
     image = ModelImage(stack, "Image", **(image_props or {}))
-    if not {"network", "vpc", "cluster"} & set(props):
-        props["network"] = SharedNetwork(stack, "Network")
+    if not {"vpc", "cluster"} & set(props):
+        props["vpc"] = SharedNetwork(stack, "Network").vpc
     construct = FargateInference(stack, "Service", image=image, **props)
     return stack, construct
 
@@ -37,9 +39,11 @@ def test_minimal_use():
     app, stack = new_stack(env=REGION)
     image = ModelImage(stack, "Image")
     network = SharedNetwork(stack, "Network")
-    service = FargateInference(stack, "Service", image=image, network=network)
-    for name in ("service", "load_balancer", "target_group", "cluster", "task_definition", "scaling", "listener", "alarms", "topic"):
-        assert getattr(service, name) is not None
+    service = FargateInference(stack, "Service", image=image, vpc=network.vpc)
+    for name in ("service", "load_balancer", "load_balancer_security_group", "target_group", "cluster", "task_definition",
+                 "container", "log_group", "access_log_bucket", "scaling", "listener", "alarms", "topic", "url"):
+        assert getattr(service, name) is not None, name
+    assert service.certificate is None
 
 
 def test_default_task(default):
@@ -227,7 +231,7 @@ def test_https_with_a_certificate_redirects_http():
         stack, "Cert", "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1234-5678-9abc-0123456789ab"
     )
     image = ModelImage(stack, "Image")
-    construct = FargateInference(stack, "Service", image=image, network=SharedNetwork(stack, "Network"), certificate=certificate)
+    construct = FargateInference(stack, "Service", image=image, vpc=SharedNetwork(stack, "Network").vpc, certificate=certificate)
     template = template_of(stack)
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::Listener",
@@ -350,7 +354,53 @@ def test_fails_when_placement_is_missing_or_ambiguous():
     app, stack = new_stack(env=REGION)
     image = ModelImage(stack, "Image")
     network = SharedNetwork(stack, "Network")
-    with pytest.raises(ValueError, match="give exactly one of network, vpc or cluster"):
+    cluster = ecs.Cluster(stack, "Shared", vpc=network.vpc)
+    with pytest.raises(ValueError, match=r"pass vpc= \(for example SharedNetwork\(...\).vpc\) or cluster="):
         FargateInference(stack, "A", image=image)
-    with pytest.raises(ValueError, match="give exactly one of network, vpc or cluster"):
-        FargateInference(stack, "B", image=image, network=network, vpc=network.vpc)
+    with pytest.raises(ValueError, match="give vpc or cluster, not both"):
+        FargateInference(stack, "B", image=image, vpc=network.vpc, cluster=cluster)
+    with pytest.raises(ValueError, match="vpc_subnets needs vpc"):
+        FargateInference(stack, "C", image=image, vpc_subnets=network.private_subnets)
+
+
+def test_task_subnets_follow_vpc_subnets():
+    app, stack = new_stack(env=REGION)
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    image = ModelImage(stack, "Image")
+    FargateInference(stack, "Service", image=image, vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC))
+    template_of(stack).has_resource_properties(
+        "AWS::ECS::Service",
+        {"NetworkConfiguration": {"AwsvpcConfiguration": Match.object_like({"Subnets": Match.array_with([{"Ref": Match.string_like_regexp("VpcPublicSubnet1")}])})}},
+    )
+
+
+def test_generic_metric_is_the_service_metric(default):
+    _, construct = default
+    metric = construct.metric("CPUUtilization", statistic="Maximum")
+    assert (metric.namespace, metric.statistic) == ("AWS/ECS", "Maximum")
+    assert set(metric.dimensions) == {"ClusterName", "ServiceName"}
+
+
+def test_access_logs_in_an_env_agnostic_stack():
+    # No region at synth: the bucket policy picks the ELB account at deploy time, and admits the
+    # log-delivery service principal that regions opened since August 2022 use.
+    stack, construct = build(env=None)
+    template = template_of(stack)
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {"LoadBalancerAttributes": Match.array_with([{"Key": "access_logs.s3.enabled", "Value": "true"}])},
+    )
+    resources = template.to_json()
+    mapping = resources["Mappings"]["ElbAccessLogAccounts"]
+    assert mapping["us-east-1"] == {"account": "127311923021"} and mapping["eu-west-1"] == {"account": "156460612806"}
+    assert "ElbAccessLogAccountKnown" in resources["Conditions"]
+    [policy] = template.find_resources("AWS::S3::BucketPolicy").values()
+    writers = [statement["Principal"] for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+               if statement["Action"] == "s3:PutObject" and "Condition" not in statement and "Principal" in statement]
+    services = [p["Service"] for p in writers if "Service" in p]
+    assert "logdelivery.elasticloadbalancing.amazonaws.com" in services
+    [account] = [p["AWS"] for p in writers if "AWS" in p]
+    assert account["Fn::If"][0] == "ElbAccessLogAccountKnown"
+    assert "Fn::FindInMap" in json.dumps(account["Fn::If"][1])
+    [lb] = template.find_resources("AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    assert any("AccessLogsPolicy" in dependency for dependency in lb["DependsOn"])

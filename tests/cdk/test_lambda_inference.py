@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import Duration
@@ -13,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Annotations, Match
 
-from ml_inference_cdk import LambdaEndpoint, LambdaInference, ModelImage, SharedNetwork
+from ml_inference_cdk import LambdaEndpointType, LambdaInference, ModelImage, SharedNetwork
 from ml_inference_cdk.constructs.lambda_inference import warmup_event
 from tests.cdk.support import new_stack, template_of
 
@@ -106,8 +108,10 @@ def test_default_endpoint_is_an_iam_function_url_on_the_alias(default):
         "AWS::Lambda::Url",
         {"AuthType": "AWS_IAM", "Qualifier": "live"},
     )
-    assert construct.url is not None and construct.http_api is None
-    assert construct.endpoint_url is not None
+    assert construct.function_url is not None and construct.http_api is None
+    assert cdk.Stack.of(construct).resolve(construct.url) == {
+        "Fn::GetAtt": [cdk.Stack.of(construct).get_logical_id(construct.function_url.node.default_child), "FunctionUrl"]
+    }
     template.resource_count_is("AWS::ApiGatewayV2::Api", 0)
 
 
@@ -186,9 +190,10 @@ def test_arm64_follows_the_image():
 
 
 def test_http_api_endpoint_with_iam_auth_throttling_and_access_logs():
-    stack, construct = build(endpoint=LambdaEndpoint.HTTP_API, throttle_rate_limit=10, throttle_burst_limit=20)
+    stack, construct = build(endpoint_type=LambdaEndpointType.HTTP_API, throttle_rate_limit=10, throttle_burst_limit=20)
     template = template_of(stack)
-    assert construct.url is None and construct.http_api is not None and construct.access_log_group is not None
+    assert construct.function_url is None and construct.http_api is not None and construct.access_log_group is not None
+    assert "ApiEndpoint" in json.dumps(cdk.Stack.of(construct).resolve(construct.url))
     template.resource_count_is("AWS::Lambda::Url", 0)
     template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "$default", "AuthorizationType": "AWS_IAM"})
     template.has_resource_properties(
@@ -210,11 +215,11 @@ def test_http_api_endpoint_with_iam_auth_throttling_and_access_logs():
 
 
 def test_no_endpoint():
-    stack, construct = build(endpoint=LambdaEndpoint.NONE)
+    stack, construct = build(endpoint_type=LambdaEndpointType.NONE)
     template = template_of(stack)
     template.resource_count_is("AWS::Lambda::Url", 0)
     template.resource_count_is("AWS::ApiGatewayV2::Api", 0)
-    assert construct.endpoint_url is None
+    assert construct.url is None and construct.function_url is None and construct.http_api is None
 
 
 def test_public_endpoint_needs_an_explicit_prop_and_warns():
@@ -230,11 +235,11 @@ def test_iam_endpoint_does_not_warn(default):
     assert Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("auth_type")) == []
 
 
-def test_vpc_placement_through_a_shared_network():
+def test_vpc_placement_in_a_shared_network():
     app, stack = new_stack()
     network = SharedNetwork(stack, "Network")
     image = ModelImage(stack, "Image")
-    LambdaInference(stack, "Sentiment", image=image, network=network)
+    LambdaInference(stack, "Sentiment", image=image, vpc=network.vpc)
     template = template_of(stack)
     template.has_resource_properties(
         "AWS::Lambda::Function",
@@ -336,7 +341,7 @@ def test_grant_invoke_covers_the_alias_and_its_url(default):
 def test_grant_invoke_covers_the_http_api():
     app, stack = new_stack()
     image = ModelImage(stack, "Image")
-    construct = LambdaInference(stack, "Sentiment", image=image, endpoint=LambdaEndpoint.HTTP_API)
+    construct = LambdaInference(stack, "Sentiment", image=image, endpoint_type=LambdaEndpointType.HTTP_API)
     caller = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
     construct.grant_invoke(caller)
     template_of(stack).has_resource_properties(
@@ -357,8 +362,26 @@ def test_metric_helpers_use_the_alias(default):
 
 def test_public_attributes(default):
     _, construct = default
-    for name in ("function", "alias", "url", "http_api", "alarms", "topic", "role", "log_group", "image"):
-        assert hasattr(construct, name)
+    for name in ("function", "alias", "url", "function_url", "http_api", "access_log_group", "alarms", "topic",
+                 "role", "log_group", "image", "warmup_rule", "deployment_group", "auth_type", "endpoint_type"):
+        assert hasattr(construct, name), name
+    assert construct.warmup_rule is None and construct.deployment_group is None and construct.access_log_group is None
+
+
+def test_generic_metric_is_the_alias_metric(default):
+    _, construct = default
+    metric = construct.metric("ConcurrentExecutions", statistic="Maximum")
+    assert (metric.namespace, metric.metric_name, metric.statistic) == ("AWS/Lambda", "ConcurrentExecutions", "Maximum")
+    assert set(metric.dimensions) == {"FunctionName", "Resource"}
+
+
+def test_description_is_generic_by_default_and_settable(default):
+    template, _ = default
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Description": Match.string_like_regexp(r"^Sequence classification inference \(")}
+    )
+    stack, _ = build(description="Reviews sentiment")
+    template_of(stack).has_resource_properties("AWS::Lambda::Function", {"Description": "Reviews sentiment"})
 
 
 # --- bad props ----------------------------------------------------------------------------
@@ -370,7 +393,7 @@ def test_public_attributes(default):
         ({"memory_mib": 64}, "memory_mib must be between 128 and 10240"),
         ({"memory_mib": 20000}, "memory_mib must be between 128 and 10240"),
         ({"timeout": Duration.minutes(16)}, "timeout must be between 1 second and 15 minutes"),
-        ({"endpoint": LambdaEndpoint.HTTP_API, "timeout": Duration.seconds(60)}, "HTTP API waits at most 30 seconds"),
+        ({"endpoint_type": LambdaEndpointType.HTTP_API, "timeout": Duration.seconds(60)}, "HTTP API waits at most 30 seconds"),
         ({"architecture": lambda_.Architecture.ARM_64}, "does not match the image platform"),
         ({"ephemeral_storage_mib": 100}, "ephemeral_storage_mib must be between 512 and 10240"),
         ({"reserved_concurrency": 0}, "reserved_concurrency must be at least 1"),
@@ -378,7 +401,8 @@ def test_public_attributes(default):
         ({"reserved_concurrency": 2, "provisioned_concurrency": 5}, "cannot exceed reserved_concurrency"),
         ({"throttle_rate_limit": 0}, "throttle_rate_limit and throttle_burst_limit must be at least 1"),
         ({"warmup_interval": Duration.seconds(30)}, "warmup_interval must be at least 1 minute"),
-        ({"error_alarm_threshold": 0}, "alarm thresholds must be at least 1"),
+        ({"error_alarm_threshold": 0}, "error_alarm_threshold must be at least 1"),
+        ({"vpc_subnets": cdk.aws_ec2.SubnetSelection(subnet_type=cdk.aws_ec2.SubnetType.PUBLIC)}, "vpc_subnets needs vpc"),
         ({"environment": {"AWS_REGION": "x"}}, "reserved by Lambda"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
@@ -388,9 +412,10 @@ def test_fails_when_props_are_invalid(props, message):
         build(**props)
 
 
-def test_fails_when_network_and_vpc_are_both_given():
+def test_fails_when_the_old_network_prop_is_given():
+    # 0.2 placed every construct with vpc= and vpc_subnets=; network= is gone.
     app, stack = new_stack()
     network = SharedNetwork(stack, "Network")
     image = ModelImage(stack, "Image")
-    with pytest.raises(ValueError, match="either network or vpc"):
-        LambdaInference(stack, "Sentiment", image=image, network=network, vpc=network.vpc)
+    with pytest.raises(TypeError):
+        LambdaInference(stack, "Sentiment", image=image, network=network)

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 
-from ml_inference_cdk import ModelImage
+from ml_inference_cdk import ModelImage, Precision
 from ml_inference_cdk.constructs.model_image import (
     DEFAULT_MODEL_ID,
     DOCKER_TARGETS,
@@ -51,22 +51,22 @@ def test_other_hub_model_defaults_to_main():
 
 
 def test_int8_precision_is_a_build_arg_and_part_of_the_version():
-    image, [source] = images_for(precision="int8")
+    image, [source] = images_for(precision=Precision.INT8)
     assert source["dockerBuildArgs"]["PRECISION"] == "int8"
-    assert image.precision == "int8"
+    assert image.precision is Precision.INT8
     assert image.model_version == f"{DEFAULT_MODEL_ID}@{DEFAULT_MODEL_REVISION[:12]}+int8"
 
 
 def test_fp32_is_the_dockerfile_default_and_adds_no_build_arg():
-    image, [source] = images_for(precision="fp32")
-    assert "PRECISION" not in source["dockerBuildArgs"] and image.precision == "fp32"
+    image, [source] = images_for(precision=Precision.FP32)
+    assert "PRECISION" not in source["dockerBuildArgs"] and image.precision is Precision.FP32
     assert "ARG PRECISION=fp32\n" in (packaged_inference_dir() / "Dockerfile").read_text()
     _, [default] = images_for()
     assert default["tag"] == source["tag"]
 
 
 def test_precision_works_with_a_local_model(tmp_path):
-    image, [source] = images_for(model_directory=str(_model_dir(tmp_path)), precision="int8")
+    image, [source] = images_for(model_directory=str(_model_dir(tmp_path)), precision=Precision.INT8)
     assert source["dockerBuildArgs"] == {"MODEL_SOURCE": "local", "PRECISION": "int8"}
 
 
@@ -168,7 +168,7 @@ def test_every_target_the_construct_knows_is_in_the_dockerfile():
         ({"platform": ecr_assets.Platform.custom("linux/386")}, "is not supported"),
         ({"build_args": {"MODEL_ID": "x"}}, "is set by ModelImage"),
         ({"build_args": {"PRECISION": "int8"}}, "is set by ModelImage"),
-        ({"precision": "fp16"}, "precision 'fp16' is not supported"),
+        ({"precision": "int8"}, r"precision must be a Precision \(Precision.FP32 or Precision.INT8\), got 'int8'"),
     ],
     ids=["bad-model-id", "empty-revision", "unsupported-platform", "build-arg-override", "precision-build-arg",
          "unsupported-precision"],

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import re
-import tarfile
-from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
@@ -20,30 +15,16 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from ml_inference_cdk import ModelImage, SharedNetwork
-from ml_inference_cdk.constructs.sagemaker_endpoint import (
-    async_environment,
-    AsyncOptions,
+from ml_inference_cdk.constructs.sagemaker import (
+    EndpointCapacity,
     EndpointMode,
     ModelData,
-    RealTimeOptions,
     SageMakerEndpoint,
-    ServerlessOptions,
     TrafficShifting,
-    write_model_archive,
+    async_environment,
 )
+from tests.cdk.sagemaker_support import REGION, build, logical_id, role_statements
 from tests.cdk.support import new_stack, template_of
-
-REGION = cdk.Environment(region="us-east-1")
-
-
-def build(*, network: bool = True, **props):
-    app, stack = new_stack(env=REGION)
-    image = ModelImage(stack, "Image")
-    if network and props.get("mode", EndpointMode.REAL_TIME) is not EndpointMode.SERVERLESS and "vpc" not in props:
-        props["network"] = SharedNetwork(stack, "Network")
-    endpoint = SageMakerEndpoint(stack, "Endpoint", image=image, **props)
-    return stack, endpoint
-
 
 @pytest.fixture(scope="module")
 def real_time():
@@ -53,29 +34,15 @@ def real_time():
 
 @pytest.fixture(scope="module")
 def serverless():
-    stack, endpoint = build(mode=EndpointMode.SERVERLESS)
+    stack, endpoint = build(capacity=EndpointCapacity.serverless())
     return template_of(stack), endpoint
 
 
 @pytest.fixture(scope="module")
 def async_endpoint():
-    stack, endpoint = build(mode=EndpointMode.ASYNC)
+    stack, endpoint = build(capacity=EndpointCapacity.asynchronous())
     endpoint.add_batch_transform()
     return template_of(stack), endpoint
-
-
-def logical_id(construct) -> str:
-    resource = construct if isinstance(construct, cdk.CfnResource) else construct.node.default_child
-    return cdk.Stack.of(construct).get_logical_id(resource)
-
-
-def role_statements(template, role) -> list[dict]:
-    role_id = logical_id(role)
-    statements = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role_id} in policy["Properties"]["Roles"]:
-            statements += policy["Properties"]["PolicyDocument"]["Statement"]
-    return statements
 
 
 # -- every mode ------------------------------------------------------------------------------
@@ -83,7 +50,7 @@ def role_statements(template, role) -> list[dict]:
 
 def test_minimal_use_exposes_the_resources():
     app, stack = new_stack(env=REGION)
-    endpoint = SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), network=SharedNetwork(stack, "Network"))
+    endpoint = SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), vpc=SharedNetwork(stack, "Network").vpc)
     for name in ("endpoint", "endpoint_config", "model", "role", "scalable_target", "alarms", "topic", "key"):
         assert getattr(endpoint, name) is not None
     assert endpoint.mode is EndpointMode.REAL_TIME
@@ -253,12 +220,12 @@ def test_blue_green_rolls_back_on_the_endpoints_own_alarms(real_time):
 
 def test_real_time_options():
     stack, endpoint = build(
-        real_time=RealTimeOptions(
+        capacity=EndpointCapacity.real_time(
             instance_type="ml.c6i.xlarge",
             initial_instance_count=2,
             min_instances=2,
             max_instances=8,
-            cpu_utilization_target=140,
+            cpu_target_percent=140,
             data_capture_percent=20,
             traffic_shifting=TrafficShifting.linear(step_percent=25, wait=Duration.minutes(3)),
         )
@@ -310,7 +277,7 @@ def test_real_time_options():
 
 
 def test_real_time_without_traffic_shifting_or_scaling():
-    stack, endpoint = build(real_time=RealTimeOptions(min_instances=1, max_instances=1, traffic_shifting=None))
+    stack, endpoint = build(capacity=EndpointCapacity.real_time(min_instances=1, max_instances=1, traffic_shifting=None))
     template = template_of(stack)
     template.has_resource_properties("AWS::SageMaker::Endpoint", {"DeploymentConfig": Match.absent()})
     template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
@@ -319,7 +286,7 @@ def test_real_time_without_traffic_shifting_or_scaling():
 
 
 def test_instance_storage_types_get_no_volume_key():
-    stack, _ = build(real_time=RealTimeOptions(instance_type="ml.g5.xlarge"))
+    stack, _ = build(capacity=EndpointCapacity.real_time(instance_type="ml.g5.xlarge"))
     template_of(stack).has_resource_properties("AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.absent()})
 
 
@@ -360,7 +327,7 @@ def test_serverless_defaults(serverless):
 
 
 def test_serverless_provisioned_concurrency():
-    stack, _ = build(mode=EndpointMode.SERVERLESS, serverless=ServerlessOptions(memory_mb=6144, max_concurrency=20, provisioned_concurrency=2))
+    stack, _ = build(capacity=EndpointCapacity.serverless(memory_mib=6144, max_concurrency=20, provisioned_concurrency=2))
     template_of(stack).has_resource_properties(
         "AWS::SageMaker::EndpointConfig",
         {"ProductionVariants": [Match.object_like({"ServerlessConfig": {"MemorySizeInMB": 6144, "MaxConcurrency": 20, "ProvisionedConcurrency": 2}})]},
@@ -468,71 +435,6 @@ def test_grant_invoke_async(async_endpoint):
     assert invoke["Resource"] == {"Ref": logical_id(endpoint.endpoint)}
 
 
-# -- model data ------------------------------------------------------------------------------
-
-
-def test_model_data_from_an_s3_archive():
-    app, stack = new_stack(env=REGION)
-    bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
-    endpoint = SageMakerEndpoint(
-        stack, "Endpoint", image=ModelImage(stack, "Image"), model_data=ModelData.from_s3_archive(bucket, "sst2/model.tar.gz")
-    )
-    template = template_of(stack)
-    template.has_resource_properties("AWS::SageMaker::Model", {"PrimaryContainer": Match.object_like({"ModelDataUrl": "s3://my-models/sst2/model.tar.gz"})})
-    reads = [s for s in role_statements(template, endpoint.role) if s["Action"] == "s3:GetObject"]
-    assert reads[0]["Resource"] == "arn:aws:s3:::my-models/sst2/model.tar.gz"
-
-
-def test_model_data_from_an_s3_prefix():
-    app, stack = new_stack(env=REGION)
-    bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
-    endpoint = SageMakerEndpoint(
-        stack, "Endpoint", image=ModelImage(stack, "Image"), model_data=ModelData.from_s3_prefix(bucket, "sst2/v3/")
-    )
-    template = template_of(stack)
-    template.has_resource_properties(
-        "AWS::SageMaker::Model",
-        {
-            "PrimaryContainer": Match.object_like(
-                {
-                    "ModelDataUrl": Match.absent(),
-                    "ModelDataSource": {"S3DataSource": {"S3Uri": "s3://my-models/sst2/v3/", "S3DataType": "S3Prefix", "CompressionType": "None"}},
-                }
-            )
-        },
-    )
-    listing = [s for s in role_statements(template, endpoint.role) if s["Action"] == "s3:ListBucket"]
-    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": "sst2/v3/*"}}
-
-
-def test_model_data_from_a_directory_is_a_reproducible_archive(tmp_path):
-    model = tmp_path / "model"
-    (model / "sub").mkdir(parents=True)
-    (model / "config.json").write_text('{"id2label": {"0": "NEGATIVE", "1": "POSITIVE"}}')
-    (model / "model.onnx").write_bytes(b"onnx")
-    (model / "sub" / "vocab.txt").write_text("[PAD]\nhello\n")
-    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
-    write_model_archive(model, first)
-    (model / "config.json").touch()  # a new mtime must not change the bytes
-    write_model_archive(model, second)
-    assert first.read_bytes() == second.read_bytes()
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(first.read_bytes()))) as tar:
-        assert sorted(tar.getnames()) == ["config.json", "model.onnx", "sub/vocab.txt"]
-
-    app = cdk.App(outdir=str(tmp_path / "out"))
-    stack = cdk.Stack(app, "Test", env=REGION)
-    SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), model_data=ModelData.from_directory(str(model)))
-    assembly = app.synth()
-    template = template_of(stack)
-    (model_resource,) = template.find_resources("AWS::SageMaker::Model").values()
-    url = json.dumps(model_resource["Properties"]["PrimaryContainer"]["ModelDataUrl"])
-    assert url.startswith('{"Fn::Join"') and "s3://" in url and "cdk-hnb659fds-assets" in url
-    assert re.search(r"/[0-9a-f]{64}\.gz", url)
-    files = json.loads((Path(assembly.directory) / "Test.assets.json").read_text())["files"]
-    staged = [Path(assembly.directory) / f["source"]["path"] for f in files.values() if f["source"]["path"].endswith(".gz")]
-    assert len(staged) == 1 and staged[0].read_bytes() == first.read_bytes()
-
-
 # -- batch transform -------------------------------------------------------------------------
 
 
@@ -565,88 +467,29 @@ def test_batch_transform_state_machine(async_endpoint):
 # -- bad props -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("props", "message"),
-    [
-        ({"mode": EndpointMode.REAL_TIME, "serverless": ServerlessOptions()}, "serverless= does not apply to mode REAL_TIME"),
-        ({"mode": EndpointMode.SERVERLESS, "async_inference": AsyncOptions()}, "async_inference= does not apply"),
-        ({"mode": EndpointMode.ASYNC, "real_time": RealTimeOptions()}, "real_time= does not apply"),
-        ({"mode": "real-time"}, "mode must be an EndpointMode"),
-    ],
-)
-def test_fails_when_mode_options_do_not_match(props, message):
-    with pytest.raises(ValueError, match=message):
-        build(network=False, **props)
+@pytest.mark.parametrize("capacity", ["real-time", EndpointMode.REAL_TIME, {"instance_type": "ml.c5.large"}])
+def test_fails_when_capacity_is_not_built_by_endpoint_capacity(capacity):
+    with pytest.raises(ValueError, match=r"capacity must come from EndpointCapacity.real_time\(\)"):
+        build(network=False, capacity=capacity)
 
 
 def test_fails_when_serverless_is_placed_in_a_vpc():
     app, stack = new_stack(env=REGION)
     network = SharedNetwork(stack, "Network")
     with pytest.raises(ValueError, match="serverless endpoints cannot run in a VPC"):
-        SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), mode=EndpointMode.SERVERLESS, network=network)
+        SageMakerEndpoint(
+            stack, "Endpoint", image=ModelImage(stack, "Image"), capacity=EndpointCapacity.serverless(), vpc=network.vpc
+        )
 
 
 def test_fails_when_serverless_asks_for_network_isolation():
     with pytest.raises(ValueError, match="do not support network isolation"):
-        build(mode=EndpointMode.SERVERLESS, network_isolation=True)
+        build(capacity=EndpointCapacity.serverless(), network_isolation=True)
 
 
-def test_fails_when_network_and_vpc_are_both_given():
-    app, stack = new_stack(env=REGION)
-    network = SharedNetwork(stack, "Network")
-    vpc = ec2.Vpc(stack, "Other")
-    with pytest.raises(ValueError, match="network or vpc, not both"):
-        SageMakerEndpoint(stack, "Endpoint", image=ModelImage(stack, "Image"), network=network, vpc=vpc)
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (ServerlessOptions(memory_mb=1500), "memory_mb must be 1024, 2048"),
-        (ServerlessOptions(memory_mb=8192), "memory_mb must be"),
-        (ServerlessOptions(max_concurrency=0), "max_concurrency must be 1-200"),
-        (ServerlessOptions(max_concurrency=201), "max_concurrency must be 1-200"),
-        (ServerlessOptions(max_concurrency=5, provisioned_concurrency=6), "at most max_concurrency"),
-    ],
-)
-def test_fails_when_serverless_options_are_out_of_range(options, message):
-    with pytest.raises(ValueError, match=message):
-        build(mode=EndpointMode.SERVERLESS, serverless=options)
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (RealTimeOptions(instance_type="c6i.large"), "not a SageMaker instance type"),
-        (RealTimeOptions(min_instances=0), "min_instances must be at least 1"),
-        (RealTimeOptions(min_instances=3, max_instances=2, initial_instance_count=3), "max_instances"),
-        (RealTimeOptions(initial_instance_count=0), "initial_instance_count must be at least 1"),
-        (RealTimeOptions(initial_instance_count=9, max_instances=4), "must lie between"),
-        (RealTimeOptions(data_capture_percent=0), "data_capture_percent must be 1-100"),
-        (RealTimeOptions(data_capture_percent=101), "data_capture_percent must be 1-100"),
-        (RealTimeOptions(invocations_per_instance=0), "invocations_per_instance"),
-        (RealTimeOptions(cpu_utilization_target=0), "cpu_utilization_target"),
-        (RealTimeOptions(traffic_shifting=TrafficShifting.canary(percent=0)), "1-100 percent"),
-        (RealTimeOptions(traffic_shifting=TrafficShifting.linear(wait=Duration.hours(2))), "at most one hour"),
-    ],
-)
-def test_fails_when_real_time_options_are_invalid(options, message):
-    with pytest.raises(ValueError, match=message):
-        build(network=False, real_time=options)
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (AsyncOptions(backlog_per_instance=0), "backlog_per_instance"),
-        (AsyncOptions(max_concurrent_invocations_per_instance=0), "max_concurrent_invocations_per_instance"),
-        (AsyncOptions(min_instances=0, max_instances=0), "max_instances"),
-        (AsyncOptions(initial_instance_count=0), "initial_instance_count must be at least 1"),
-    ],
-)
-def test_fails_when_async_options_are_invalid(options, message):
-    with pytest.raises(ValueError, match=message):
-        build(network=False, mode=EndpointMode.ASYNC, async_inference=options)
+def test_fails_when_subnets_come_without_a_vpc():
+    with pytest.raises(ValueError, match="vpc_subnets needs vpc"):
+        build(network=False, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
 
 
 def test_fails_when_alarm_threshold_or_expiration_is_not_positive():
@@ -654,20 +497,6 @@ def test_fails_when_alarm_threshold_or_expiration_is_not_positive():
         build(network=False, invocation_5xx_alarm_threshold=0)
     with pytest.raises(ValueError, match="data_expiration"):
         build(network=False, data_expiration=Duration.hours(1))
-
-
-def test_fails_when_model_data_is_malformed(tmp_path):
-    app, stack = new_stack()
-    bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
-    with pytest.raises(ValueError, match="must name a model.tar.gz object"):
-        ModelData.from_s3_archive(bucket, "models/")
-    with pytest.raises(ValueError, match="must end with '/'"):
-        ModelData.from_s3_prefix(bucket, "models")
-    with pytest.raises(ValueError, match="no config.json"):
-        ModelData.from_directory(str(tmp_path))
-    (tmp_path / "config.json").write_text("{}")  # a Hugging Face directory, not exported
-    with pytest.raises(ValueError, match="no model.onnx.*inference.export"):
-        ModelData.from_directory(str(tmp_path))
 
 
 def test_fails_when_batch_transform_instance_type_is_invalid(real_time):
@@ -686,9 +515,9 @@ def _real_time_everything(stack, model_dir):
         stack,
         "Endpoint",
         image=ModelImage(stack, "Image"),
-        network=SharedNetwork(stack, "Network"),
+        vpc=SharedNetwork(stack, "Network").vpc,
         model_data=ModelData.from_directory(str(model_dir)),
-        real_time=RealTimeOptions(cpu_utilization_target=140, data_capture_percent=5),
+        capacity=EndpointCapacity.real_time(cpu_target_percent=140, data_capture_percent=5),
     )
     endpoint.add_batch_transform()
 
@@ -699,10 +528,9 @@ def _async_everything(stack, model_dir):
         stack,
         "Endpoint",
         image=ModelImage(stack, "Image"),
-        mode=EndpointMode.ASYNC,
         vpc=SharedNetwork(stack, "Network").vpc,
         model_data=ModelData.from_s3_prefix(bucket, "models/"),
-        async_inference=AsyncOptions(data_capture_percent=10),
+        capacity=EndpointCapacity.asynchronous(data_capture_percent=10),
     )
     endpoint.add_batch_transform()
 
@@ -713,9 +541,8 @@ def _serverless_everything(stack, model_dir):
         stack,
         "Endpoint",
         image=ModelImage(stack, "Image"),
-        mode=EndpointMode.SERVERLESS,
         model_data=ModelData.from_s3_archive(bucket, "model.tar.gz"),
-        serverless=ServerlessOptions(provisioned_concurrency=1),
+        capacity=EndpointCapacity.serverless(provisioned_concurrency=1),
     ).add_batch_transform()
 
 
@@ -746,3 +573,21 @@ def test_rollback_alarm_names_differ_for_nested_endpoints():
         "Test-TeamB-Endpoint-Invocation5xx",
         "Test-TeamB-Endpoint-ModelLatency",
     ]
+
+
+# -- API shape ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["real_time", "serverless", "async_endpoint"])
+def test_every_public_attribute_is_set_on_every_path(request, fixture):
+    _, endpoint = request.getfixturevalue(fixture)
+    names = ("capacity", "mode", "key", "image_target", "role", "security_group", "model", "data_bucket",
+             "data_access_log_bucket", "success_topic", "error_topic", "endpoint_config", "topic", "endpoint",
+             "endpoint_name", "endpoint_arn", "alarms", "scalable_target", "wake_alarm")
+    for name in names:
+        assert hasattr(endpoint, name), name
+    is_async = endpoint.mode is EndpointMode.ASYNC
+    assert (endpoint.wake_alarm is not None) == is_async
+    assert (endpoint.success_topic is not None) == is_async
+    assert (endpoint.security_group is not None) == (endpoint.mode is not EndpointMode.SERVERLESS)
+    assert (endpoint.data_access_log_bucket is None) == (endpoint.data_bucket is None)

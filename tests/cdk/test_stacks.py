@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
@@ -148,46 +149,35 @@ def test_stack_names_carry_the_stage(synthesized, stage):
 
 
 # Stateful resources keep their logical IDs across releases: users `cdk diff` before upgrading,
-# and a new ID would replace (and, for retained resources, orphan) them.
-STATEFUL_IDS = {
-    "MlInference-Network": {
-        "NetworkVpc7FB7348F": "AWS::EC2::VPC",
-        "NetworkFlowLogs2BEC3212": "AWS::Logs::LogGroup",
-    },
-    "MlInference-Lambda": {
-        "SentimentLogGroupD3183B6C": "AWS::Logs::LogGroup",
-        "SentimentAlarmTopicKeyF231DF6A": "AWS::KMS::Key",
-        "SentimentAlarmTopicDCCD1C11": "AWS::SNS::Topic",
-        "SentimentAliasE3C9E7E8": "AWS::Lambda::Alias",
-    },
-    "MlInference-Fargate": {
-        "ServiceLogGroupB910EE76": "AWS::Logs::LogGroup",
-        "ServiceAccessLogsC4D1116F": "AWS::S3::Bucket",
-        "ServiceCluster572F72F1": "AWS::ECS::Cluster",
-        "ServiceLoadBalancer31A7DB79": "AWS::ElasticLoadBalancingV2::LoadBalancer",
-        "ServiceAlarmTopicKey06640ABC": "AWS::KMS::Key",
-    },
-    "MlInference-SageMaker": {
-        "EndpointKeyF20E8C6D": "AWS::KMS::Key",
-        "EndpointDataA9BE7710": "AWS::S3::Bucket",
-        "Endpoint8024A810": "AWS::SageMaker::Endpoint",
-        "EndpointAlarmTopicKeyAE5E7AA5": "AWS::KMS::Key",
-    },
-    "MlInference-Eks": {
-        "ServiceCluster572F72F1": "AWS::EKS::Cluster",
-        "ServiceSecretsKey1628BCBF": "AWS::KMS::Key",
-        "ServiceAlarmTopicKey06640ABC": "AWS::KMS::Key",
-    },
-}
+# and a new ID replaces the resource (a new VPC, a new URL, an empty bucket; a retained one is
+# orphaned). stateful_ids.json holds every one, per stack and stage ("*": every stage), as
+# released: a rename or removal fails here; a new stateful resource must be added to the file.
+PINNED = json.loads((Path(__file__).parent / "stateful_ids.json").read_text())
 
 
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("stack_id", STACK_IDS)
 def test_stateful_logical_ids_are_pinned(synthesized, stage, stack_id):
     resources = synthesized(stage).templates[stack_id]["Resources"]
-    for logical_id, resource_type in STATEFUL_IDS[stack_id].items():
-        assert logical_id in resources, f"{logical_id} ({resource_type}) was renamed: that replaces it"
+    pinned = PINNED["ids"][stack_id].get(stage) or PINNED["ids"][stack_id]["*"]
+    for logical_id, resource_type in pinned.items():
+        assert logical_id in resources, f"{logical_id} ({resource_type}) was renamed or removed: that replaces it"
         assert resources[logical_id]["Type"] == resource_type
+    unpinned = {
+        logical_id: resource["Type"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] in PINNED["types"] and logical_id not in pinned
+    }
+    assert not unpinned, f"new stateful resources: pin them in tests/cdk/stateful_ids.json: {unpinned}"
+
+
+def test_pinned_ids_cover_every_kind_the_issue_names():
+    kinds = {t for stack in PINNED["ids"].values() for stage in stack.values() for t in stage.values()}
+    for kind in ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::NatGateway", "AWS::S3::Bucket", "AWS::Logs::LogGroup",
+                 "AWS::KMS::Key", "AWS::SNS::Topic", "AWS::ECS::Cluster", "AWS::ECS::Service", "AWS::EKS::Cluster",
+                 "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::Lambda::Function", "AWS::Lambda::Alias",
+                 "AWS::Lambda::Url", "AWS::SageMaker::Endpoint", "AWS::StepFunctions::StateMachine"):
+        assert kind in kinds, kind
 
 
 @pytest.mark.parametrize(("stage", "days", "deletion"), [("dev", 7, "Delete"), ("staging", 30, "Retain"), ("prod", 90, "Retain")])
@@ -225,3 +215,44 @@ def test_sagemaker_stage_settings(synthesized, stage, mode, scaling):
         template.has_resource_properties("AWS::SageMaker::Model", {"VpcConfig": Match.any_value(), "EnableNetworkIsolation": True})
     capture = Match.object_like({"InitialSamplingPercentage": 10}) if stage == "prod" else Match.absent()
     template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"DataCaptureConfig": capture})
+
+
+def test_a_stage_deploys_only_its_targets(tmp_path):
+    import dataclasses
+
+    import aws_cdk as cdk
+
+    from ml_inference_cdk.config import get_stage_config
+    from ml_inference_cdk.stacks import add_stacks
+    from tests.conftest import cdk_json_context
+
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    lambda_only = dataclasses.replace(get_stage_config("dev"), targets=("Lambda",))
+    assert set(add_stacks(app, lambda_only)) == {"Lambda"}
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    two = dataclasses.replace(get_stage_config("dev"), targets=("Lambda", "Fargate"))
+    assert set(add_stacks(app, two)) == {"Network", "Lambda", "Fargate"}
+
+
+def test_the_pipeline_stage_holds_the_same_stacks(synthesized, tmp_path):
+    # Inside a cdk.Stage construct paths start with the stage's id, so what the CDK derives from
+    # paths differs (Name tags, default security group descriptions, generated policy and family
+    # names); the stacks, their CloudFormation names and every stateful logical id do not.
+    import aws_cdk as cdk
+
+    from ml_inference_cdk.config import get_stage_config
+    from ml_inference_cdk.stacks.stage import MlInferenceStage
+    from tests.conftest import cdk_json_context
+
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    stage = MlInferenceStage(app, "Dev", config=get_stage_config("dev"))
+    assembly = stage.synth()
+    assert set(stage.stacks) == {"Network", "Lambda", "Fargate", "SageMaker", "Eks"}
+    for target, stack in stage.stacks.items():
+        stack_id = f"MlInference-{target}"
+        assert stack.stack_name == f"{stack_id}-dev"
+        resources = assembly.get_stack_artifact(stack.artifact_id).template["Resources"]
+        direct = synthesized("dev").templates[stack_id]["Resources"]
+        pinned = PINNED["ids"][stack_id].get("dev") or PINNED["ids"][stack_id]["*"]
+        assert {i: resources[i]["Type"] for i in pinned} == pinned
+        assert len(resources) == len(direct)

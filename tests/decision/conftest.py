@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from ml_inference_cdk.decision.prices import Prices, load_prices, shipped_price_file  # noqa: E402
+from ml_inference_cli.prices import Prices, load_prices, shipped_price_file  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,7 +34,7 @@ def price_data() -> dict:
 @pytest.fixture
 def cli(capsys):
     """Run the CLI in-process: (exit code, stdout, stderr)."""
-    from ml_inference_cdk.decision.cli import main
+    from ml_inference_cli.cli import main
 
     def run(*argv: str) -> tuple[int, str, str]:
         try:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ml_inference_cdk.decision.bench import workload_fields_from_bench
-from ml_inference_cdk.decision.prices import InputError
+from ml_inference_cli.bench import workload_fields_from_bench
+from ml_inference_cli.prices import InputError
 
 
 def test_a_bench_file_gives_latency_throughput_mix_and_cold_start(bench_file):

@@ -99,7 +99,7 @@ def test_fails_when_the_price_file_lacks_a_field(cli, tmp_path, price_data):
 
 def test_the_module_entry_point_exits_2_without_a_traceback():
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "ml_inference_cdk.decision", "cost", "--requests-per-day", "-1"],
+    result = subprocess.run([sys.executable, "-m", "ml_inference_cli", "cost", "--requests-per-day", "-1"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().endswith("ml-inference: error: requests per day must be zero or more, got -1.0")

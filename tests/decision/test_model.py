@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from ml_inference_cdk.decision.model import (
+from ml_inference_cli.model import (
     TARGETS,
     Options,
     Workload,
@@ -15,7 +15,7 @@ from ml_inference_cdk.decision.model import (
     estimate_all,
     network_cost,
 )
-from ml_inference_cdk.decision.prices import InputError
+from ml_inference_cli.prices import InputError
 
 
 def estimates(prices, workload=None, **options):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ml_inference_cdk.decision.prices import InputError, load_prices, prices_from_dict, shipped_price_file
+from ml_inference_cli.prices import InputError, load_prices, prices_from_dict, shipped_price_file
 
 
 def test_the_shipped_sheet_names_its_source_date_and_region(prices):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ml_inference_cdk.decision import published
-from ml_inference_cdk.decision.model import Options, Workload, crossovers, estimate_all
+from ml_inference_cli import published
+from ml_inference_cli.model import Options, Workload, crossovers, estimate_all
 
 
 @pytest.mark.parametrize("target", ["lambda", "fargate", "eks"])

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from inference.app.settings import Settings
-from ml_inference_cdk.constructs.sagemaker_endpoint import BATCH_CONTENT_TYPE, async_environment
+from ml_inference_cdk.constructs.sagemaker import BATCH_CONTENT_TYPE, async_environment
 
 ASYNC_ENVIRONMENT = async_environment(max_concurrent_invocations=4)
 

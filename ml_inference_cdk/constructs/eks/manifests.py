@@ -342,3 +342,38 @@ def gpu_node_pool(
             "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "5m"},
         },
     }
+
+
+def all_manifests(
+    spec: WorkloadSpec,
+    *,
+    ingress_class_name: str,
+    internal: bool,
+    subnet_ids: Sequence[str],
+    certificate_arn: Optional[str],
+    gpu_instance_families: Sequence[str],
+    architecture: str,
+) -> dict[str, dict[str, Any]]:
+    """Every object of the workload by kind; a GPU NodePool when `spec` asks for GPUs."""
+    manifests = {
+        "Namespace": namespace(spec.namespace),
+        "ServiceAccount": service_account(spec.service_account, spec.namespace),
+        "Deployment": deployment(spec),
+        "Service": service(spec),
+        "HorizontalPodAutoscaler": horizontal_pod_autoscaler(spec),
+        "PodDisruptionBudget": pod_disruption_budget(spec),
+        "IngressClassParams": ingress_class_params(
+            ingress_class_name, internal=internal, subnet_ids=subnet_ids, certificate_arn=certificate_arn
+        ),
+        "IngressClass": ingress_class(ingress_class_name),
+        "Ingress": ingress(spec, ingress_class_name=ingress_class_name, https=certificate_arn is not None),
+    }
+    if spec.gpu_count:
+        assert spec.gpu_node_pool is not None
+        manifests["NodePool"] = gpu_node_pool(
+            spec.gpu_node_pool,
+            instance_families=gpu_instance_families,
+            max_gpus=spec.gpu_count * spec.max_replicas,
+            architecture=architecture,
+        )
+    return manifests

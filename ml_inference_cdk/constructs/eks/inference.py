@@ -1,0 +1,489 @@
+"""EksInference: the inference server on Amazon EKS (Auto Mode) behind an ALB Ingress."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .._alarms import SATURATED, SHORTFALL, SPIKE, AlarmSet, check_thresholds, encrypted_alarm_topic
+from .._placement import resolve_placement
+from ..model_image import ModelImage
+from . import manifests as k8s
+from . import addons as eks_addons
+from .cluster import DEFAULT_KUBERNETES_VERSION, load_balancer_subnet_ids, new_cluster
+
+CONTAINER_INSIGHTS_NAMESPACE = "ContainerInsights"
+_GPU_NODE_POOL = "inference-gpu"
+_GPU_FAMILIES = ("g4dn", "g5", "g5g", "g6", "g6e", "g6f", "gr6", "p3", "p4d", "p4de", "p5", "p5e", "p5en")
+
+
+class EksInference(Construct):
+    """The ModelImage `server` target on Amazon EKS, exposed through an ALB Ingress.
+
+    By default it creates an EKS Auto Mode cluster in the network's private subnets: a private
+    API endpoint, every control-plane log type, Kubernetes secrets encrypted with a rotating
+    KMS key, and access entries for the admin roles given. Pass `cluster` instead to deploy
+    onto an existing Auto Mode cluster that has a kubectl provider.
+
+    The Kubernetes objects are built from the props as Python data (see `manifests`) and
+    applied with `add_manifest`: a Namespace (Pod Security "restricted"); a ServiceAccount
+    mapped to an IAM role with EKS Pod Identity; a Deployment of the `server` image (non-root,
+    read-only root filesystem, startup/readiness/liveness probes on /health, rolling updates
+    that never drop below the current count, spread across zones); a Service; an Ingress with
+    Auto Mode's ALB IngressClass and IngressClassParams; a HorizontalPodAutoscaler on CPU and
+    memory that scales up at once and down after a stabilisation window; a
+    PodDisruptionBudget. The metrics-server add-on feeds the HPA; the CloudWatch Observability
+    add-on (Container Insights) feeds the alarms and `metric_*()` helpers. With `gpu_count`, an
+    Auto Mode NodePool of GPU instances (g5 by default) takes the pods, which request
+    `nvidia.com/gpu`; Auto Mode's GPU AMIs bring the NVIDIA driver and device plugin.
+
+    Minimal use::
+
+        network = SharedNetwork(stack, "Network")
+        EksInference(stack, "Service", image=image, vpc=network.vpc)
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        image: ModelImage,
+        vpc: Optional[ec2.IVpc] = None,
+        vpc_subnets: Optional[ec2.SubnetSelection] = None,
+        cluster: Optional[eks.ICluster] = None,
+        version: Optional[eks.KubernetesVersion] = None,
+        kubectl_layer: Optional[lambda_.ILayerVersion] = None,
+        endpoint_public_cidrs: Sequence[str] = (),
+        admin_roles: Sequence[iam.IRole] = (),
+        namespace: str = "inference",
+        name: str = "inference",
+        cpu_request_millicores: int = 1000,
+        cpu_limit_millicores: int = 2000,
+        memory_request_mib: int = 2048,
+        memory_limit_mib: int = 4096,
+        environment: Optional[Mapping[str, str]] = None,
+        min_replicas: int = 2,
+        max_replicas: int = 10,
+        cpu_target_percent: int = 70,
+        memory_target_percent: int = 80,
+        scale_down_stabilization: Optional[Duration] = None,
+        max_unavailable: int = 1,
+        gpu_count: int = 0,
+        gpu_instance_families: Sequence[str] = ("g5",),
+        internal: bool = False,
+        certificate: Optional[acm.ICertificate] = None,
+        metrics_server: bool = True,
+        container_insights: bool = True,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        alarm_topic: Optional[sns.ITopic] = None,
+        cpu_alarm_threshold_percent: int = 90,
+        restart_alarm_threshold: int = 3,
+    ) -> None:
+        """
+        :param image: the ModelImage to run (its `server` target).
+        :param vpc: the VPC to create the cluster in (e.g. `SharedNetwork(...).vpc`). Either
+            this or `cluster`.
+        :param vpc_subnets: the subnets of a new cluster's control plane and nodes. Default:
+            the VPC's private subnets.
+        :param cluster: an existing EKS Auto Mode cluster with a kubectl provider (import one
+            with `Cluster.from_cluster_attributes(kubectl_provider=...)`) to deploy onto.
+            Default: a new Auto Mode cluster.
+        :param version: the Kubernetes version of a new cluster. Default:
+            `DEFAULT_KUBERNETES_VERSION` (1.36), the newest with a kubectl layer package.
+        :param kubectl_layer: the Lambda layer with kubectl and helm for a new cluster's
+            kubectl provider. Default: `aws-cdk.lambda-layer-kubectl-vNN` for `version`
+            (installed separately; the default version's package is a dependency).
+        :param endpoint_public_cidrs: CIDR blocks allowed to reach the cluster's API endpoint
+            from the internet. Default: none, a private endpoint only (reach it from the VPC,
+            a VPN or a bastion).
+        :param admin_roles: IAM roles given cluster-admin access entries (for `kubectl`).
+            Default: none.
+        :param namespace: the Kubernetes namespace of the workload. Default: `inference`.
+        :param name: the name of the Deployment, Service, Ingress, HPA, PDB and service
+            account. Default: `inference`.
+        :param cpu_request_millicores: CPU each pod requests. Default: 1000 (1 vCPU).
+        :param cpu_limit_millicores: CPU each pod may use. Default: 2000.
+        :param memory_request_mib: memory each pod requests. Default: 2048 (2Gi).
+        :param memory_limit_mib: memory each pod may use. Default: 4096 (4Gi).
+        :param environment: extra environment variables for the container. Default: none.
+        :param min_replicas: pods always running (the HPA's minimum). Default: 2, one per zone.
+        :param max_replicas: most pods the HPA may run. Default: 10.
+        :param cpu_target_percent: average CPU (of the request) the HPA keeps. Default: 70.
+        :param memory_target_percent: average memory (of the request) the HPA keeps.
+            Default: 80.
+        :param scale_down_stabilization: how long the HPA waits before scaling down.
+            Default: 5 minutes.
+        :param max_unavailable: pods a voluntary disruption (node drain, consolidation) may
+            take at once (the PodDisruptionBudget). Default: 1.
+        :param gpu_count: NVIDIA GPUs per pod; above 0 adds a GPU NodePool and schedules the
+            pods there. The image must then carry a CUDA-enabled runtime (the default image is
+            CPU-only). Default: 0.
+        :param gpu_instance_families: EC2 instance families of the GPU NodePool. Default:
+            `("g5",)`.
+        :param internal: an internal load balancer in the private subnets. Default: false,
+            internet-facing in the public subnets.
+        :param certificate: an ACM certificate: HTTPS on 443 and HTTP redirected to it.
+            Default: none, plain HTTP on 80.
+        :param metrics_server: install the metrics-server EKS add-on that the HPA reads.
+            Default: true (turn it off on a cluster that already runs one).
+        :param container_insights: install the Amazon CloudWatch Observability add-on with a
+            Pod Identity role, and create the alarms. Default: true.
+        :param removal_policy: what `cdk destroy` does with the secrets key and the alarm
+            topic's key. Default: RETAIN.
+        :param alarm_topic: where alarms notify (with `container_insights` only). Default: a new
+            KMS-encrypted topic.
+        :param cpu_alarm_threshold_percent: pod CPU, in percent of the limit, that raises the
+            saturation alarm. Default: 90.
+        :param restart_alarm_threshold: container restarts in 5 minutes that raise the
+            alarm. Default: 3.
+        """
+        super().__init__(scope, construct_id)
+        if cluster is not None and (vpc is not None or vpc_subnets is not None):
+            raise ValueError("give vpc or cluster, not both: vpc and vpc_subnets place a new cluster")
+        _check_cluster_props(cluster, version, kubectl_layer, endpoint_public_cidrs)
+        _check_workload_props(
+            namespace=namespace,
+            name=name,
+            cpu_millicores=(cpu_request_millicores, cpu_limit_millicores),
+            memory_mib=(memory_request_mib, memory_limit_mib),
+            replicas=(min_replicas, max_replicas),
+            target_percents=(cpu_target_percent, memory_target_percent),
+            max_unavailable=max_unavailable,
+        )
+        _check_gpu_props(gpu_count, gpu_instance_families, image)
+        if not 1 <= cpu_alarm_threshold_percent <= 100:
+            raise ValueError(f"cpu_alarm_threshold_percent must be between 1 and 100, got {cpu_alarm_threshold_percent}")
+        check_thresholds(restart_alarm_threshold=restart_alarm_threshold)
+
+        #: The KMS key that encrypts Kubernetes secrets (None on an existing cluster).
+        self.secrets_key: Optional[kms.Key] = None
+        if cluster is None:
+            placement = resolve_placement(vpc=vpc, vpc_subnets=vpc_subnets, existing="cluster", required=True,
+                                          what="the cluster's nodes")
+            assert placement is not None
+            cluster, self.secrets_key = new_cluster(
+                self,
+                vpc=placement.vpc,
+                subnets=placement.subnets,
+                version=version or DEFAULT_KUBERNETES_VERSION,
+                kubectl_layer=kubectl_layer,
+                endpoint_public_cidrs=endpoint_public_cidrs,
+                removal_policy=removal_policy,
+            )
+        #: The EKS cluster.
+        self.cluster: eks.ICluster = cluster
+        #: The admin roles' access entries (cluster-admin policy, cluster scope).
+        self.admin_access_entries = [
+            eks.AccessEntry(
+                self,
+                f"Admin{index}",
+                cluster=self.cluster,
+                principal=role.role_arn,
+                access_policies=[
+                    eks.AccessPolicy.from_access_policy_name(
+                        "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER
+                    )
+                ],
+            )
+            for index, role in enumerate(admin_roles)
+        ]
+
+        #: The Kubernetes namespace of the workload.
+        self.namespace = namespace
+        #: The Kubernetes service account the pods run as.
+        self.service_account = name
+        #: The IAM role the pods assume through EKS Pod Identity: grant it what the app uses.
+        self.service_account_role = iam.Role(
+            self,
+            "PodRole",
+            assumed_by=iam.SessionTagsPrincipal(iam.ServicePrincipal("pods.eks.amazonaws.com")),
+            description="Assumed by the inference pods through EKS Pod Identity",
+        )
+        #: The Pod Identity association of the service account with `service_account_role`.
+        self.pod_identity = eks.CfnPodIdentityAssociation(
+            self,
+            "PodIdentity",
+            cluster_name=self.cluster.cluster_name,
+            namespace=namespace,
+            service_account=name,
+            role_arn=self.service_account_role.role_arn,
+        )
+
+        #: The image the pods run: the `server` target.
+        self.image_uri = image.image_uri("server")
+        #: The IngressClass (and IngressClassParams) name: cluster-scoped, so it carries the namespace.
+        self.ingress_class_name = f"{namespace}-alb"
+        #: What the Deployment, Service, HPA and PDB are built from.
+        self.workload = k8s.WorkloadSpec(
+            name=name,
+            namespace=namespace,
+            image_uri=self.image_uri,
+            service_account=name,
+            cpu_request_millicores=cpu_request_millicores,
+            cpu_limit_millicores=cpu_limit_millicores,
+            memory_request_mib=memory_request_mib,
+            memory_limit_mib=memory_limit_mib,
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+            cpu_target_percent=cpu_target_percent,
+            memory_target_percent=memory_target_percent,
+            scale_down_stabilization_seconds=int((scale_down_stabilization or Duration.minutes(5)).to_seconds()),
+            environment=dict(environment or {}),
+            gpu_count=gpu_count,
+            gpu_node_pool=_GPU_NODE_POOL if gpu_count else None,
+            max_unavailable=max_unavailable,
+        )
+        #: The Kubernetes objects applied to the cluster, by kind (plain dicts; tokens unresolved).
+        self.manifests: dict[str, dict[str, Any]] = k8s.all_manifests(
+            self.workload,
+            ingress_class_name=self.ingress_class_name,
+            internal=internal,
+            subnet_ids=load_balancer_subnet_ids(self.cluster, internal),
+            certificate_arn=certificate.certificate_arn if certificate is not None else None,
+            gpu_instance_families=gpu_instance_families,
+            architecture="arm64" if image.is_arm64 else "amd64",
+        )
+        #: The KubernetesManifest constructs by group: Namespace, Identity, Workload, Ingress, NodePool.
+        self.kubernetes_resources: dict[str, eks.KubernetesManifest] = self._apply_manifests()
+
+        #: The EKS add-ons this construct installed, by name.
+        self.addons: dict[str, eks.Addon] = {}
+        if metrics_server:
+            addon = eks_addons.metrics_server(self, self.cluster)
+            self.addons[eks_addons.METRICS_SERVER_ADDON] = addon
+            # The HPA reads metrics-server; without it the HPA reports <unknown> and never scales.
+            self.kubernetes_resources["Workload"].node.add_dependency(addon)
+
+        #: Whether Container Insights (the CloudWatch Observability add-on) is installed.
+        self.container_insights = container_insights
+        #: The role of the CloudWatch agent (Pod Identity), or None without Container Insights.
+        self.cloudwatch_agent_role: Optional[iam.Role] = None
+        #: Where the alarms notify (None without Container Insights).
+        self.topic: Optional[sns.ITopic] = None
+        #: The alarms by name: running_pods, container_restarts, cpu_saturation, memory_saturation
+        #: (empty without Container Insights, whose metrics they watch).
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        if container_insights:
+            addon, self.cloudwatch_agent_role = eks_addons.container_insights(self, self.cluster)
+            self.addons[eks_addons.CONTAINER_INSIGHTS_ADDON] = addon
+            self.topic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
+            self.alarms = self._create_alarms(self.topic, min_replicas, cpu_alarm_threshold_percent,
+                                              restart_alarm_threshold)
+
+    @property
+    def cluster_name(self) -> str:
+        """The EKS cluster's name."""
+        return self.cluster.cluster_name
+
+    def update_kubeconfig_command(self) -> str:
+        """The `aws eks update-kubeconfig` command for this cluster."""
+        region = Stack.of(self).region
+        return f"aws eks update-kubeconfig --name {self.cluster.cluster_name} --region {region}"
+
+    def ingress_address_command(self) -> str:
+        """The kubectl command that prints the load balancer's DNS name once it is provisioned."""
+        return (
+            f"kubectl get ingress {self.workload.name} --namespace {self.namespace} "
+            "--output jsonpath='{.status.loadBalancer.ingress[0].hostname}'"
+        )
+
+    # -- metrics (Container Insights) -------------------------------------------------------
+
+    def metric(self, metric_name: str, **options: Any) -> cloudwatch.Metric:
+        """Any Container Insights metric of the Service's pods (e.g. "pod_cpu_utilization")."""
+        return self._metric(metric_name, {"Service": self.workload.name}, options)
+
+    def _metric(self, metric_name: str, dimensions: Mapping[str, str], options: Mapping[str, Any]) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=CONTAINER_INSIGHTS_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"ClusterName": self.cluster.cluster_name, "Namespace": self.namespace, **dimensions},
+            **options,
+        )
+
+    def metric_running_pods(self, **options: Any) -> cloudwatch.Metric:
+        """Running pods behind the Service (Container Insights; minimum per period by default)."""
+        return self._metric(
+            "service_number_of_running_pods", {"Service": self.workload.name}, {"statistic": "Minimum", **options}
+        )
+
+    def metric_cpu_utilization(self, **options: Any) -> cloudwatch.Metric:
+        """Pods' CPU in percent of their limit, for the Service (Container Insights)."""
+        return self._metric(
+            "pod_cpu_utilization_over_pod_limit", {"Service": self.workload.name}, {"statistic": "Average", **options}
+        )
+
+    def metric_memory_utilization(self, **options: Any) -> cloudwatch.Metric:
+        """Pods' memory in percent of their limit, for the Service (Container Insights)."""
+        return self._metric(
+            "pod_memory_utilization_over_pod_limit",
+            {"Service": self.workload.name},
+            {"statistic": "Average", **options},
+        )
+
+    def metric_container_restarts(self, **options: Any) -> cloudwatch.Metric:
+        """Container restarts of the Deployment's pods (Container Insights groups pods by workload)."""
+        return self._metric(
+            "pod_number_of_container_restarts", {"PodName": self.workload.name}, {"statistic": "Sum", **options}
+        )
+
+    def metric_network_rx_bytes(self, **options: Any) -> cloudwatch.Metric:
+        """Bytes per second the pods receive (Container Insights)."""
+        return self._metric(
+            "pod_network_rx_bytes", {"Service": self.workload.name}, {"statistic": "Average", **options}
+        )
+
+    # -- building blocks --------------------------------------------------------------------
+
+    def _apply_manifests(self) -> dict[str, eks.KubernetesManifest]:
+        m = self.manifests
+        resources = {"Namespace": self.cluster.add_manifest("Namespace", m["Namespace"])}
+        groups = {
+            "Identity": [m["ServiceAccount"]],
+            "Ingress": [m["IngressClassParams"], m["IngressClass"], m["Ingress"]],
+            "Workload": [m["Deployment"], m["Service"], m["HorizontalPodAutoscaler"], m["PodDisruptionBudget"]],
+        }
+        if "NodePool" in m:
+            resources["NodePool"] = self.cluster.add_manifest("NodePool", m["NodePool"])
+        for group, objects in groups.items():
+            resource = self.cluster.add_manifest(group, *objects)
+            resource.node.add_dependency(resources["Namespace"])
+            resources[group] = resource
+        workload = resources["Workload"]
+        workload.node.add_dependency(resources["Identity"], self.pod_identity)
+        if "NodePool" in resources:
+            workload.node.add_dependency(resources["NodePool"])
+        return resources
+
+    def _create_alarms(
+        self, topic: sns.ITopic, min_replicas: int, cpu_threshold: int, restart_threshold: int
+    ) -> dict[str, cloudwatch.Alarm]:
+        one_minute, five_minutes = Duration.minutes(1), Duration.minutes(5)
+        alarms = AlarmSet(self, topic)
+        alarms.add(
+            "running_pods",
+            "RunningPodsAlarm",
+            description="Fewer inference pods run than the HPA's minimum",
+            metric=self.metric_running_pods(period=one_minute),
+            threshold=min_replicas,
+            evaluation=SHORTFALL,
+        )
+        alarms.add(
+            "container_restarts",
+            "ContainerRestartsAlarm",
+            description="Inference containers restart (failed liveness probes, OOM kills)",
+            metric=self.metric_container_restarts(period=five_minutes),
+            threshold=restart_threshold,
+            evaluation=SPIKE,
+        )
+        alarms.add(
+            "cpu_saturation",
+            "CpuSaturationAlarm",
+            description="Inference pods run near their CPU limit: the HPA is at its maximum or too slow",
+            metric=self.metric_cpu_utilization(period=five_minutes),
+            threshold=cpu_threshold,
+            evaluation=SATURATED,
+        )
+        alarms.add(
+            "memory_saturation",
+            "MemorySaturationAlarm",
+            description="Inference pods run near their memory limit: OOM kills follow",
+            metric=self.metric_memory_utilization(period=five_minutes),
+            threshold=90,
+            evaluation=SATURATED,
+        )
+        return alarms.alarms
+
+
+def _check_cluster_props(
+    cluster: Optional[eks.ICluster],
+    version: Optional[eks.KubernetesVersion],
+    kubectl_layer: Optional[lambda_.ILayerVersion],
+    endpoint_public_cidrs: Sequence[str],
+) -> None:
+    if cluster is not None:
+        if version is not None or kubectl_layer is not None or endpoint_public_cidrs:
+            raise ValueError(
+                "version, kubectl_layer and endpoint_public_cidrs configure a new cluster: "
+                "set them on the existing cluster instead"
+            )
+        if cluster.kubectl_provider is None:
+            raise ValueError(
+                "the existing cluster has no kubectl provider: import it with "
+                "Cluster.from_cluster_attributes(kubectl_provider=...) so manifests can be applied"
+            )
+    for cidr in endpoint_public_cidrs:
+        if cidr in ("0.0.0.0/0", "::/0"):
+            raise ValueError(
+                "endpoint_public_cidrs must not open the API endpoint to the whole internet: name your networks"
+            )
+
+
+def _check_workload_props(
+    *,
+    namespace: str,
+    name: str,
+    cpu_millicores: tuple[int, int],
+    memory_mib: tuple[int, int],
+    replicas: tuple[int, int],
+    target_percents: tuple[int, int],
+    max_unavailable: int,
+) -> None:
+    """Names, requests against limits, replica counts and HPA targets (each pair: low, high)."""
+    for label, value in (("namespace", namespace), ("name", name)):
+        if not k8s.is_dns_label(value):
+            raise ValueError(
+                f"{label} {value!r} is not a Kubernetes name: use lowercase letters, digits and '-', at most 63"
+            )
+    if namespace.startswith("kube-"):
+        raise ValueError(f"namespace {namespace!r} is reserved for Kubernetes: pick another")
+    (cpu_request, cpu_limit), (memory_request, memory_limit) = cpu_millicores, memory_mib
+    if cpu_request < 100 or memory_request < 128:
+        raise ValueError("requests must be at least 100 millicores and 128 MiB: the model does not load in less")
+    if cpu_limit < cpu_request:
+        raise ValueError(f"cpu_limit_millicores ({cpu_limit}) must be at least cpu_request_millicores ({cpu_request})")
+    if memory_limit < memory_request:
+        raise ValueError(f"memory_limit_mib ({memory_limit}) must be at least memory_request_mib ({memory_request})")
+    min_replicas, max_replicas = replicas
+    if min_replicas < 1:
+        raise ValueError("min_replicas must be at least 1: an Ingress with no pods answers 503")
+    if max_replicas < min_replicas:
+        raise ValueError(f"max_replicas ({max_replicas}) must be at least min_replicas ({min_replicas})")
+    for label, percent in zip(("cpu_target_percent", "memory_target_percent"), target_percents):
+        if not 10 <= percent <= 95:
+            raise ValueError(f"{label} must be between 10 and 95, got {percent}")
+    if max_unavailable < 1:
+        raise ValueError("max_unavailable must be at least 1, or no node could ever be drained")
+    if min_replicas > 1 and max_unavailable >= min_replicas:
+        raise ValueError(
+            f"max_unavailable ({max_unavailable}) must be below min_replicas ({min_replicas}): a drain would take every pod"
+        )
+
+
+def _check_gpu_props(gpu_count: int, gpu_instance_families: Sequence[str], image: ModelImage) -> None:
+    if gpu_count < 0 or gpu_count > 8:
+        raise ValueError(f"gpu_count must be between 0 and 8 (GPUs per pod), got {gpu_count}")
+    if not gpu_count:
+        return
+    if image.is_arm64 and not set(gpu_instance_families) <= {"g5g"}:
+        raise ValueError("an arm64 image runs on Graviton GPU instances only: use gpu_instance_families=('g5g',)")
+    unknown = [family for family in gpu_instance_families if family not in _GPU_FAMILIES]
+    if not gpu_instance_families or unknown:
+        raise ValueError(
+            f"gpu_instance_families must name NVIDIA GPU families ({', '.join(_GPU_FAMILIES)}), got {list(gpu_instance_families)}"
+        )
+
+
+__all__ = ["EksInference", "CONTAINER_INSIGHTS_NAMESPACE"]

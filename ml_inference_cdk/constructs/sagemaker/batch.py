@@ -1,0 +1,145 @@
+"""BatchTransform: a Step Functions state machine that runs a SageMaker batch transform job."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .._checks import iam5_resource_finding
+from .capacity import INSTANCE_TYPE, has_instance_storage
+from .storage import grant_prefix
+
+#: What the batch transform sends the container: one text per line, one record per request.
+BATCH_CONTENT_TYPE = "text/plain"
+
+
+class BatchTransform(Construct):
+    """A state machine that runs a batch transform of a SageMaker model over
+    `s3://<bucket>/<input_prefix>` and writes `<output_prefix><execution name>/`.
+
+    Each input line is one text (`text/plain`, split by line, one record per request); each
+    output line is the service's JSON answer for the line at the same position. The job's
+    volume and output are encrypted with `encryption_key`; the state machine logs every event
+    and is traced with X-Ray. Start it with `aws stepfunctions start-execution`.
+    `SageMakerEndpoint.add_batch_transform()` builds one for an endpoint's model.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        role: iam.IRole,
+        bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        input_prefix: str = "batch-input/",
+        output_prefix: str = "batch-output/",
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 1,
+        max_concurrent_transforms: int = 2,
+        timeout: Optional[Duration] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """
+        :param model_name: the SageMaker model the jobs run (`SageMakerEndpoint.model.attr_model_name`).
+        :param role: the model's execution role: SageMaker reads the inputs and writes the
+            answers with it, so it is granted both prefixes.
+        :param bucket: the bucket holding the inputs and the answers.
+        :param encryption_key: encrypts the answers and the job's volume (the bucket's key).
+        :param input_prefix: where the input files are. Default: `batch-input/`.
+        :param output_prefix: where each run writes, under its execution name. Default:
+            `batch-output/`.
+        :param instance_type: the transform's instances. Default: ml.m5.large.
+        :param instance_count: Default: 1. :param max_concurrent_transforms: requests in flight
+            per instance. Default: 2.
+        :param timeout: the longest a run may take. Default: 6 hours.
+        :param log_retention: how long the state machine's logs are kept. Default: two weeks.
+        :param removal_policy: what `cdk destroy` does with the log group. Default: RETAIN.
+        """
+        super().__init__(scope, construct_id)
+        if not INSTANCE_TYPE.match(instance_type):
+            raise ValueError(f"instance_type {instance_type!r} is not a SageMaker instance type such as ml.m5.large")
+        if instance_count < 1 or max_concurrent_transforms < 1:
+            raise ValueError("instance_count and max_concurrent_transforms must be at least 1")
+        for name, prefix in (("input_prefix", input_prefix), ("output_prefix", output_prefix)):
+            if not prefix.endswith("/") or prefix.startswith("/"):
+                raise ValueError(f"{name} {prefix!r} must be a key prefix such as 'batch-input/'")
+        grant_prefix(role, bucket, encryption_key, action="s3:GetObject", prefix=input_prefix,
+                     reason="The transform reads every input file under this prefix.")
+        grant_prefix(role, bucket, encryption_key, action="s3:PutObject", prefix=output_prefix,
+                     reason="Each run writes under its own execution name.")
+        #: Where inputs go.
+        self.input_uri = bucket.s3_url_for_object(input_prefix)
+        #: Where each run's answers land, under its execution name.
+        self.output_uri = bucket.s3_url_for_object(output_prefix)
+
+        transform = tasks.SageMakerCreateTransformJob(
+            self,
+            "Transform",
+            transform_job_name=sfn.JsonPath.string_at("$$.Execution.Name"),
+            model_name=model_name,
+            role=role,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            batch_strategy=tasks.BatchStrategy.SINGLE_RECORD,
+            max_concurrent_transforms=max_concurrent_transforms,
+            transform_input=tasks.TransformInput(
+                transform_data_source=tasks.TransformDataSource(
+                    s3_data_source=tasks.TransformS3DataSource(
+                        s3_uri=self.input_uri, s3_data_type=tasks.S3DataType.S3_PREFIX
+                    )
+                ),
+                content_type=BATCH_CONTENT_TYPE,
+                split_type=tasks.SplitType.LINE,
+            ),
+            transform_output=tasks.TransformOutput(
+                s3_output_path=sfn.JsonPath.format(
+                    f"s3://{bucket.bucket_name}/{output_prefix}{{}}/", sfn.JsonPath.string_at("$$.Execution.Name")
+                ),
+                encryption_key=encryption_key,
+                accept="application/json",
+                assemble_with=tasks.AssembleWith.LINE,
+            ),
+            transform_resources=tasks.TransformResources(
+                instance_count=instance_count,
+                instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
+                volume_encryption_key=None if has_instance_storage(instance_type) else encryption_key,
+            ),
+        )
+        #: The state machine's log group.
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
+        #: The state machine that runs the batch transform.
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(transform),
+            timeout=timeout or Duration.hours(6),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        Validations.of(self.state_machine.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="CloudWatch Logs delivery and X-Ray accept no resource-level permissions.",
+            ),
+            Acknowledgment(
+                id=iam5_resource_finding(
+                    self, Stack.of(self).format_arn(service="sagemaker", resource="transform-job", resource_name="*")
+                ),
+                reason="Each run creates a transform job named after its execution; the names are not "
+                "known at deploy time.",
+            ),
+        )
+
+
+__all__ = ["BATCH_CONTENT_TYPE", "BatchTransform"]
