@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader = load_model,
         summary="Sequence classification with a Hugging Face model.",
         version="1.0.0",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         responses={404: {"model": ErrorBody, "description": "No such endpoint."}},
     )
     app.state.settings = settings

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
                                                 "long again for its body; then 408 and the connection closes.")
     max_connections: int = Field(256, ge=1, description="Connections (or requests) the server handles at once; "
                                  "beyond, uvicorn answers 503 and closes. Bounds the memory bodies in transit take.")
+    docs_enabled: bool = Field(True, description="Serve the API's description at /docs, /redoc and /openapi.json; "
+                               "the CDK constructs set false behind an internet-facing load balancer.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="DEBUG also logs input text.")
     metrics_namespace: str = Field("MLInference", min_length=1, max_length=255,
                                    description="CloudWatch namespace of the EMF metrics.")
