@@ -83,17 +83,22 @@ class Queue:
     tokens: float
 
 
-def admit(queue: Queue, request: Queue, cost: CostModel, *, max_texts: int, max_seconds: float) -> bool:
+def admit(queue: Queue, request: Queue, cost: CostModel, *, max_texts: int, max_seconds: float,
+          pass_texts: int, pass_tokens: int) -> bool:
     """Whether a request fits: an empty queue takes any request (a batch larger than the bound
     must not starve); otherwise at most ``max_texts`` texts, and at most ``max_seconds`` of
-    work, the request's own included (``max_seconds`` 0: no time bound)."""
+    work, the request's own included (``max_seconds`` 0: no time bound). A queue that, with the
+    request, still fits one forward pass (``pass_texts``, ``pass_tokens``) always takes it: the
+    next pass runs it whatever the estimate says, and an estimate thrown off by another process
+    taking the CPU would otherwise refuse a light load."""
     if queue.texts == 0:
         return True
-    if queue.texts + request.texts > max_texts:
+    texts, tokens = queue.texts + request.texts, queue.tokens + request.tokens
+    if texts > max_texts:
         return False
-    if max_seconds <= 0 or not cost.known:
+    if max_seconds <= 0 or not cost.known or (texts <= pass_texts and tokens <= pass_tokens):
         return True
-    return cost.seconds(queue.tokens + request.tokens) <= max_seconds
+    return cost.seconds(tokens) <= max_seconds
 
 
 def retry_after(queue: Queue, cost: CostModel) -> int:

@@ -102,10 +102,11 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    described = "; the API is described at /docs" if request.app.state.settings.docs_enabled else ""
     if exc.status_code == 404:
-        detail = f"no endpoint at {request.url.path}; the API is described at /docs"
+        detail = f"no endpoint at {request.url.path}{described}"
     elif exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}; the API is described at /docs"
+        detail = f"{request.method} is not allowed on {request.url.path}{described}"
     elif exc.status_code == 400 and detail == "There was an error parsing the body":
         # FastAPI's answer to a body it cannot parse at all (e.g. JSON nested too deep).
         code, detail = "invalid_json", "the body could not be parsed as JSON; send a JSON object"

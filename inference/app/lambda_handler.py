@@ -31,6 +31,8 @@ def create_handler(settings: Settings | None = None, **app_options: Any) -> Any:
             # The caller's mistake: a clear answer, not an exception (a function error would count
             # toward the Errors alarm, which also rolls deployments back).
             logger.warning("unsupported event", extra={"event_kind": _kind(event)})
+            service = app.state.service
+            service.metrics.observe_unsupported_event(getattr(context, "aws_request_id", None), service.model_version)
             return {"statusCode": 400, "error": "unsupported_event", "detail": problem}
         return mangum(event, context)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -18,18 +19,21 @@ from starlette.exceptions import HTTPException
 from .errors import ErrorBody, ServiceError, http_error_handler, service_error_handler, validation_error_handler
 from .middleware import RequestMiddleware
 from .observability import ServiceMetrics, logger
-from .routes import PATHS, ROUTERS
+from .routes import PATHS, PREDICTION_PATHS, ROUTERS
 from .service import Loader, ModelService, load_model
 from .settings import Settings
+from .tracing import setup_tracing
 
 
 def create_app(settings: Settings | None = None, *, loader: Loader = load_model,
-               load_on_startup: bool = True) -> FastAPI:
+               load_on_startup: bool = True, span_exporter: Any = None) -> FastAPI:
     """Build the app. With ``load_on_startup`` the model loads in a background thread when the
-    server starts (/health answers 503 until it is ready); otherwise call ``app.state.service.load()``."""
+    server starts (/health answers 503 until it is ready); otherwise call ``app.state.service.load()``.
+    ``span_exporter`` (an OpenTelemetry SpanExporter) turns tracing on and receives the spans
+    instead of the OTLP collector (``tracing.py``)."""
     settings = settings or Settings()
     logger.setLevel(settings.log_level)
-    service = ModelService(settings, ServiceMetrics(settings), loader)
+    service = ModelService(settings, ServiceMetrics(settings, PREDICTION_PATHS), loader)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,19 +43,22 @@ def create_app(settings: Settings | None = None, *, loader: Loader = load_model,
         yield
         # uvicorn has waited for in-flight requests: answer anything still queued, stop the worker.
         service.stop()
+        app.state.tracing.shutdown()
 
     app = FastAPI(
         title="ML inference",
         summary="Sequence classification with a Hugging Face model.",
         version="1.0.0",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         responses={404: {"model": ErrorBody, "description": "No such endpoint."}},
     )
     app.state.settings = settings
     app.state.service = service
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(RequestMiddleware, service=service, paths=PATHS)
+    app.state.tracing = setup_tracing(app, settings, span_exporter)
+    app.add_middleware(RequestMiddleware, service=service, paths=PATHS, tracing=app.state.tracing)
     app.add_exception_handler(ServiceError, service_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)

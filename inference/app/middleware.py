@@ -19,6 +19,7 @@ from .bodies import refuse_charset
 from .errors import error_response
 from .observability import logger
 from .service import ModelService
+from .tracing import Tracing
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/=+\-]{1,128}")
@@ -42,11 +43,13 @@ class _BodyError(Exception):
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, service: ModelService, paths: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp, service: ModelService, paths: frozenset[str] = frozenset(),
+                 tracing: Tracing | None = None) -> None:
         self.app = app
         self.service = service
         self.settings = service.settings
         self.paths = paths
+        self.tracing = tracing or Tracing()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,6 +60,9 @@ class RequestMiddleware:
         request_id = _request_id(headers, scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        trace_id = self.tracing.annotate(request_id, self.service.model_version)
+        if trace_id is not None:
+            state["trace_id"] = trace_id
         status = 500
         response_started = False
 
@@ -88,7 +94,9 @@ class RequestMiddleware:
             metrics.in_flight.dec()
             seconds = time.perf_counter() - started
             endpoint = self._endpoint(scope)
-            metrics.observe_request(endpoint, status, seconds)
+            metrics.observe_request(endpoint, status, seconds, outcome=state.get("outcome"),
+                                    overloaded=bool(state.get("overloaded")), request_id=request_id,
+                                    model_version=self.service.model_version)
             self._log(scope, state, request_id, endpoint, status, seconds)
 
     def _endpoint(self, scope: Scope) -> str:
@@ -148,6 +156,8 @@ class RequestMiddleware:
             "latency_ms": round(seconds * 1000, 2),
             "batch_size": state.get("batch_size"),
         }
+        if "trace_id" in state:  # with tracing on: find the request's trace in X-Ray
+            fields["trace_id"] = state["trace_id"]
         if self.settings.log_level == "DEBUG" and "texts" in state:
             fields["texts"] = [text[:_DEBUG_TEXT_CHARS] for text in state["texts"]]
         logger.info("request", extra=fields)

@@ -51,9 +51,18 @@ class Settings(BaseSettings):
                                                 "long again for its body; then 408 and the connection closes.")
     max_connections: int = Field(256, ge=1, description="Connections (or requests) the server handles at once; "
                                  "beyond, uvicorn answers 503 and closes. Bounds the memory bodies in transit take.")
+    docs_enabled: bool = Field(True, description="Serve the API's description at /docs, /redoc and /openapi.json; "
+                               "the CDK constructs set false behind an internet-facing load balancer.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="DEBUG also logs input text.")
-    metrics_namespace: str = Field("MLInference", description="CloudWatch namespace of the EMF metrics.")
+    metrics_namespace: str = Field("MLInference", min_length=1, max_length=255,
+                                   description="CloudWatch namespace of the EMF metrics.")
+    metrics_service: str = Field("ml-inference", min_length=1, max_length=255,
+                                 description="The Service dimension of every EMF metric: one value per deployment "
+                                 "(the CDK constructs set it), so dashboards and alarms tell deployments apart.")
     emf_metrics: bool = Field(True, description="Print CloudWatch Embedded Metric Format lines to stdout.")
+    tracing: Literal["off", "otlp"] | None = Field(
+        None, description="OpenTelemetry traces over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (otlp), or none (off); "
+        "default: on only when OTEL_TRACES_EXPORTER=otlp. OTEL_SDK_DISABLED=true always turns it off.")
 
     @property
     def batching(self) -> bool:

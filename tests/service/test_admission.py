@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from inference.app.admission import MAX_DRAIN_FACTOR, CostModel, Queue, admit, retry_after
+from inference.app.admission import MAX_DRAIN_FACTOR, CostModel, Queue, retry_after
+from inference.app.admission import admit as admit_with_pass
 
 
 def measured(seconds_per_token: float = 0.01, max_length: int = 512) -> CostModel:
@@ -18,6 +19,13 @@ def test_an_unmeasured_cost_knows_nothing_and_estimates_conservatively():
     assert not cost.known and cost.seconds(1000) == 0
     assert cost.estimate_tokens("x" * 10) == 5 + 2  # 1 token per 2 characters, plus [CLS] and [SEP]
     assert cost.estimate_tokens("x" * 10_000) == 64  # truncated at the model's maximum
+
+
+def admit(queue: Queue, request: Queue, cost: CostModel, *, max_texts: int, max_seconds: float,
+          pass_texts: int = 1, pass_tokens: int = 1) -> bool:
+    """``admission.admit`` with a forward pass too small to matter, unless a test says otherwise."""
+    return admit_with_pass(queue, request, cost, max_texts=max_texts, max_seconds=max_seconds,
+                           pass_texts=pass_texts, pass_tokens=pass_tokens)
 
 
 def test_calibration_then_passes_set_the_seconds_per_token():
@@ -70,6 +78,15 @@ def test_the_seconds_bound_counts_the_request_itself_in_tokens():
     assert admit(Queue(1, 150), Queue(1, 10_000), cost, max_texts=100, max_seconds=0)
     # Not measured yet (a classifier the service could not time): only the texts bound.
     assert admit(Queue(1, 150), Queue(1, 10_000), CostModel(max_length=512), max_texts=100, max_seconds=2)
+
+
+def test_what_fits_the_next_forward_pass_is_always_taken():
+    slow = measured(1.0)  # an estimate thrown off: one second a token
+    assert admit(Queue(3, 60), Queue(2, 40), slow, max_texts=100, max_seconds=2, pass_texts=8, pass_tokens=128)
+    assert not admit(Queue(3, 60), Queue(2, 80), slow, max_texts=100, max_seconds=2, pass_texts=8, pass_tokens=128)
+    assert not admit(Queue(7, 60), Queue(2, 40), slow, max_texts=100, max_seconds=2, pass_texts=8, pass_tokens=128)
+    # Never beyond the texts bound.
+    assert not admit(Queue(3, 60), Queue(2, 40), slow, max_texts=4, max_seconds=2, pass_texts=8, pass_tokens=128)
 
 
 def test_retry_after_is_the_seconds_the_queue_needs_between_1_and_60():

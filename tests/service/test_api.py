@@ -312,6 +312,21 @@ def test_openapi_docs_describe_the_api(client):
     assert set(error_schema["properties"]) == {"error", "detail"}
 
 
+def test_docs_enabled_false_hides_the_api_description_and_keeps_the_api(make_app, monkeypatch):
+    # Set by the constructs behind an internet-facing load balancer (docs/security.md), read from the environment.
+    monkeypatch.setenv("DOCS_ENABLED", "false")
+    from inference.app.settings import Settings
+
+    assert Settings().docs_enabled is False
+    with TestClient(make_app(docs_enabled=False), raise_server_exceptions=False) as hidden:
+        for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+            response = hidden.get(path)
+            assert response.status_code == 404, path
+            assert response.json()["error"] == "not_found"
+            assert response.json()["detail"] == f"no endpoint at {path}"
+        assert hidden.post("/predict", json={"text": "fine"}).status_code == 200
+
+
 def test_one_structured_log_line_per_request_without_the_text(client, log_lines):
     secret = "my private review text 12345"
     client.post("/predict/batch", json={"texts": [secret, "another"]}, headers={"x-request-id": "log-test"})
@@ -335,23 +350,3 @@ def test_debug_logging_includes_the_input_text(make_app, log_lines):
         logger.setLevel("INFO")  # the logger is per process; other tests' apps log at INFO
     line = next(line for line in log_lines() if line["message"] == "request")
     assert line["texts"] == ["debug me please"]
-
-
-def test_emf_metrics_have_namespace_dimensions_and_cold_start(make_app, capsys):
-    with TestClient(make_app()) as client:
-        client.post("/predict", json={"text": "one"})
-        client.post("/predict", json={"text": "two"})
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    names = [metric["Name"] for record in emf for d in record["_aws"]["CloudWatchMetrics"] for metric in d["Metrics"]]
-    assert names == ["ModelLoadTime", "ColdStart", "InferenceTime", "InferenceTime"]
-    for record in emf:
-        directive = record["_aws"]["CloudWatchMetrics"][0]
-        assert directive["Namespace"] == "MLInference"
-        assert directive["Dimensions"] == [["Platform", "ModelVersion"]]
-        assert record["Platform"] == "test" and record["ModelVersion"] == UNTRAINED_VERSION
-
-
-def test_emf_metrics_can_be_turned_off(make_app, capsys):
-    with TestClient(make_app(emf_metrics=False)) as client:
-        client.post("/predict", json={"text": "one"})
-    assert '"_aws"' not in capsys.readouterr().out

@@ -5,64 +5,13 @@ refused at once with Retry-After, /health stays fast, and no accepted request is
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-import zlib
-from collections.abc import Sequence
 
 import httpx
-import numpy as np
 import pytest
 
 from inference.app.batching import ClientGone, DynamicBatcher, Overloaded, select_batch
-from inference.app.backends.base import EncodeForwardClassifier, Encoding
-
-WARM_UP = "The service is warming up."
-
-
-class FakeClassifier(EncodeForwardClassifier):
-    """One token per word; probabilities a function of a text's own tokens only, so any batching
-    must give the same answers. Records every forward pass; ``hold()`` blocks them."""
-
-    backend = "fake"
-    model_version = "fake-1"
-    untrained = False
-    max_length = 64
-    labels = ["NEGATIVE", "POSITIVE"]
-
-    def __init__(self) -> None:
-        self.passes: list[list[int]] = []  # the token count of each text of each pass
-        self.shapes: list[tuple[int, int]] = []  # (texts, padded length) each pass computed
-        self.entered = threading.Event()
-        self._gate = threading.Event()
-        self._gate.set()
-
-    def hold(self) -> None:
-        self.entered.clear()
-        self._gate.clear()
-
-    def release(self) -> None:
-        self._gate.set()
-
-    def encode(self, texts: Sequence[str]) -> list[Encoding]:
-        result = []
-        for text in texts:
-            words = [zlib.crc32(w.encode()) % 1000 + 5 for w in text.split()]
-            ids = [1, *words[: self.max_length - 2], 2]
-            result.append(Encoding(ids=ids, truncated=len(words) > self.max_length - 2))
-        return result
-
-    def forward(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
-        self.entered.set()
-        assert self._gate.wait(10)
-        self.passes.append([len(ids) for ids in batch])
-        self.shapes.append((len(batch), max(len(ids) for ids in batch)))
-        positive = np.array([(sum(ids) % 89) / 89 for ids in batch])
-        return np.stack([1 - positive, positive], axis=1)
-
-
-def words(n: int, seed: int = 0) -> str:
-    return " ".join(f"w{(seed * 31 + k * 7) % 50}" for k in range(n))
+from tests.service.fakes import FakeClassifier, overload_once, words
 
 
 async def first_pass_held(batcher: DynamicBatcher, fake: FakeClassifier, texts: list[str]) -> asyncio.Future:
@@ -428,20 +377,7 @@ def test_overload_answers_503_with_retry_after_and_health_stays_fast(make_app):
 
 def test_overload_status_can_be_429(make_app):
     fake = FakeClassifier()
-    app = make_app(fake, queue_max_texts=1, overload_status=429)
-
-    async def scenario():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=10) as client:
-            fake.hold()
-            running = asyncio.ensure_future(client.post("/predict", json={"text": "first"}))
-            while not fake.entered.is_set():
-                await asyncio.sleep(0.005)
-            refused = await client.post("/invocations", json={"inputs": "second"})
-            fake.release()
-            return refused, await running
-
-    refused, running = asyncio.run(scenario())
+    refused, running = overload_once(make_app(fake, queue_max_texts=1, overload_status=429), fake)
     assert refused.status_code == 429 and "retry-after" in refused.headers
     assert running.status_code == 200
 

@@ -8,3 +8,5 @@ ROUTERS = (predict.router, health.router, sagemaker.router, metrics.router)
 #: Every path the API serves (none has parameters): the metric label of a request answered
 #: before routing (a body error) is its path when it is one of these.
 PATHS = frozenset(route.path for router in ROUTERS for route in router.routes)
+#: The endpoints that classify: their requests are the traffic the EMF metrics count.
+PREDICTION_PATHS = frozenset(route.path for router in (predict.router, sagemaker.router) for route in router.routes)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 
 from ..bodies import off_loop, parse_model
 from ..dependencies import Service, json_only
-from ..errors import ERROR_RESPONSES, check_text, check_texts
+from ..errors import ERROR_RESPONSES, ServiceError, check_text, check_texts
+from ..observability import Outcome
 from ..schemas import BatchPredictRequest, BatchPredictResponse, PredictRequest, PredictResponse
 from ..service import ModelService
 
@@ -24,10 +25,16 @@ async def classify(service: ModelService, request: Request, texts: Sequence[str]
     """Answers for ``texts`` (already checked), in order; records what the request logs and measures."""
     request.state.batch_size = len(texts)
     request.state.texts = texts
-    result = await service.predict(texts, wait_disconnect=request.receive)
+    try:
+        result = await service.predict(texts, wait_disconnect=request.receive)
+    except ServiceError as exc:
+        request.state.overloaded = exc.error == "overloaded"
+        raise
+    # What the middleware measures once the answer is sent (EMF, Prometheus).
+    request.state.outcome = Outcome([p.label for p in result.predictions], [p.confidence for p in result.predictions],
+                                    result.inference_ms, result.queue_ms)
     version = service.model_version or ""
     milliseconds = round(result.inference_ms, 3)
-    service.metrics.observe_inference(request.scope["route"].path, len(texts), result.inference_ms, version)
     return [
         PredictResponse(label=p.label, sentiment=p.label, confidence=p.confidence, model_version=version,
                         processing_time_ms=milliseconds, truncated=p.truncated)
