@@ -72,6 +72,14 @@ def access_log_bucket(
     return bucket
 
 
+def enable_event_bridge(bucket: s3.Bucket) -> None:
+    """Send `bucket`'s events to EventBridge through the bucket's own CloudFormation property
+    (`event_bridge_enabled=True` would add a custom-resource Lambda function to do the same)."""
+    cfn = bucket.node.default_child
+    assert isinstance(cfn, s3.CfnBucket)
+    cfn.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+
+
 def log_load_balancer_access(load_balancer: elbv2.ApplicationLoadBalancer, bucket: s3.IBucket, prefix: str) -> None:
     """Turn on `load_balancer`'s access logs to `bucket` under `prefix`.
 
@@ -137,4 +145,4 @@ def _region_in(regions: list[str]) -> ICfnConditionExpression:
     return terms[0]
 
 
-__all__ = ["access_log_bucket", "log_load_balancer_access"]
+__all__ = ["access_log_bucket", "enable_event_bridge", "log_load_balancer_access"]

@@ -20,12 +20,13 @@ from .fargate_stack import FargateStack
 from .lambda_stack import LambdaStack
 from .network_stack import NetworkStack
 from .sagemaker_stack import SageMakerStack
+from .training_stack import TrainingStack
 
 STACK_PREFIX = "MlInference"
 
 
 def add_stacks(scope: Construct, config: StageConfig, *, env: Optional[Environment] = None) -> dict[str, Stack]:
-    """Add the stacks of `config`'s stage (its targets, and the network they run in) to `scope`,
+    """Add the stacks of `config`'s stage (its targets, the network they run in, and the Training stack) to `scope`,
     tagged. Keys are the target names ("Network", "Lambda", ...).
 
     Stack ids are the same in every stage (`cdk deploy MlInference-Lambda`); the CloudFormation
@@ -56,6 +57,10 @@ def add_stacks(scope: Construct, config: StageConfig, *, env: Optional[Environme
         add("SageMaker", SageMakerStack, "SageMaker endpoint and batch transform", network=network)
     if "Eks" in config.targets:
         add("Eks", EksStack, "EKS Auto Mode target", network=network)
+    if config.training:
+        sagemaker = stacks.get("SageMaker")
+        endpoint = sagemaker.inference if isinstance(sagemaker, SageMakerStack) else None
+        add("Training", TrainingStack, "model training, registry and roll-out", endpoint=endpoint)
     for stack in stacks.values():
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value)
@@ -76,6 +81,7 @@ __all__ = [
     "NetworkStack",
     "STACK_PREFIX",
     "SageMakerStack",
+    "TrainingStack",
     "add_stacks",
     "build_app",
 ]

@@ -21,7 +21,7 @@ class FargateStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         #: The inference image.
-        self.image = ModelImage(self, "Image")
+        self.image = ModelImage(self, "Image", model_directory=config.model_directory)
         #: The service and its load balancer.
         self.inference = FargateInference(
             self,

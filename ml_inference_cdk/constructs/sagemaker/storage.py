@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from .._buckets import access_log_bucket
+from .._buckets import access_log_bucket, enable_event_bridge
 from .._checks import iam5_resource_finding, skip_checkov
 
 #: The prefixes whose objects expire after the endpoint's data_expiration.
@@ -42,6 +42,8 @@ def new_data_bucket(
         lifecycle_rules=[s3.LifecycleRule(prefix=prefix, expiration=expiration) for prefix in EXPIRING_PREFIXES],
         removal_policy=removal_policy,
     )
+    # Batch inputs start transforms through EventBridge (BatchTransform(start_on_upload=True)).
+    enable_event_bridge(bucket)
     skip_checkov(
         bucket,
         CKV_AWS_21="Inputs, answers and captured data are written once and expire by lifecycle; "

@@ -1,0 +1,138 @@
+"""What the state machines built on EventBridge events share: logged, traced, bounded state
+machines with an alarm on failed executions, and DeduplicatedStart, which starts one once per
+computed execution name however many events arrive (duplicate deliveries, bursts of uploads)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from ._alarms import SPIKE, AlarmSet
+
+
+def logged_state_machine(
+    scope: Construct,
+    *,
+    definition: sfn.IChainable,
+    timeout: Duration,
+    log_retention: logs.RetentionDays,
+    removal_policy: RemovalPolicy,
+    express: bool = False,
+) -> tuple[sfn.StateMachine, logs.LogGroup]:
+    """`StateMachine` and `Logs` in `scope`: every event logged (without execution data, which may
+    hold S3 keys and metrics), X-Ray tracing, `timeout` on each execution."""
+    log_group = logs.LogGroup(scope, "Logs", retention=log_retention, removal_policy=removal_policy)
+    state_machine = sfn.StateMachine(
+        scope,
+        "StateMachine",
+        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        state_machine_type=sfn.StateMachineType.EXPRESS if express else sfn.StateMachineType.STANDARD,
+        timeout=timeout,
+        tracing_enabled=True,
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+    )
+    Validations.of(state_machine.role).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="CloudWatch Logs delivery and X-Ray accept no resource-level permissions.",
+        )
+    )
+    return state_machine, log_group
+
+
+def failed_executions_alarm(
+    scope: Construct, state_machine: sfn.StateMachine, topic: sns.ITopic, *, what: str
+) -> cloudwatch.Alarm:
+    """An alarm, notifying `topic`, on any execution of `state_machine` that fails or times out."""
+    period = Duration.minutes(5)
+    metric = cloudwatch.MathExpression(
+        expression="FILL(failed, 0) + FILL(timed_out, 0)",
+        using_metrics={
+            "failed": state_machine.metric_failed(period=period, statistic="Sum"),
+            "timed_out": state_machine.metric_timed_out(period=period, statistic="Sum"),
+        },
+        period=period,
+        label="Failed or timed-out executions",
+    )
+    alarms = AlarmSet(scope, topic)
+    return alarms.add(
+        "failed_executions",
+        "FailedExecutionsAlarm",
+        description=f"An execution of {what} failed or timed out",
+        metric=metric,
+        threshold=1,
+        evaluation=SPIKE,
+    )
+
+
+#: The error StartExecution raises for a name that an execution of the target already has.
+ALREADY_EXISTS = "StepFunctions.ExecutionAlreadyExistsException"
+
+
+class DeduplicatedStart(Construct):
+    """An Express state machine that starts `target` with the execution name `name` computes from
+    the event it gets (an EventBridge event, as an EventBridge rule delivers it).
+
+    A Standard workflow's execution names are unique for 90 days: a second StartExecution with a
+    name already used starts nothing (it answers ExecutionAlreadyExists, or the running
+    execution when the input is the same). So every event that computes the same name (the
+    same object, the same clock hour, the same event id) starts one execution, and EventBridge's
+    own targets, which cannot name an execution, are not used for the target directly.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        target: sfn.IStateMachine,
+        name: str,
+        target_input: Mapping[str, Any],
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        """
+        :param target: the Standard state machine to start.
+        :param name: a JSONPath intrinsic over the event that gives the execution name (at most
+            80 characters of letters, digits, '-' and '_'), e.g.
+            "States.Format('data-{}', States.ArrayGetItem(States.StringSplit($.time, ':'), 0))".
+        :param target_input: the target's input, a Parameters template over the event.
+        """
+        super().__init__(scope, construct_id)
+        prepare = sfn.Pass(
+            self,
+            "NameTheRun",
+            comment="The execution name that makes a duplicate start nothing",
+            parameters={"name.$": name, "input": dict(target_input)},
+        )
+        start = tasks.StepFunctionsStartExecution(
+            self,
+            "StartOnce",
+            state_machine=target,
+            name=sfn.JsonPath.string_at("$.name"),
+            input=sfn.TaskInput.from_json_path_at("$.input"),
+            integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        start.add_catch(sfn.Succeed(self, "AlreadyStarted", comment="A run of this name exists: nothing to do"),
+                        errors=[ALREADY_EXISTS], result_path=sfn.JsonPath.DISCARD)
+        #: The Express state machine that EventBridge rules target.
+        self.state_machine, self.log_group = logged_state_machine(
+            self,
+            definition=prepare.next(start),
+            timeout=Duration.minutes(1),
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            express=True,
+        )
+
+
+__all__ = ["ALREADY_EXISTS", "DeduplicatedStart", "failed_executions_alarm", "logged_state_machine"]
