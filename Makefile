@@ -22,6 +22,7 @@ help:
 	@echo "make test                             set up, then run the whole test suite"
 	@echo "make diff [STAGE=...]                 cdk diff against the deployed stacks (needs AWS credentials)"
 	@echo "make deploy STACK=MlInference-Lambda  deploy one stack (needs AWS credentials, a bootstrapped account, Docker)"
+	@echo "make deploy STACK=... MODEL_PACKAGE=arn:...   deploy with an approved Model Registry package baked in"
 	@echo "make serve [MODEL_DIR=...]            run the inference service locally on port 8080"
 	@echo "make bench                            serving benchmark (PyTorch vs ONNX + batching), writes bench/results.json"
 	@echo "make train-smoke | make train TRAIN_ARGS=...   fine-tune (training/README.md)"
@@ -61,8 +62,16 @@ test: setup $(CHECKOV_VENV)/.installed
 diff: setup
 	$(CDK) diff -c stage=$(STAGE)
 
+# make deploy STACK=... MODEL_PACKAGE=arn:aws:sagemaker:...:model-package/GROUP/N bakes an approved
+# Model Registry package into the images (docs/model-lifecycle.md).
+MODEL_PACKAGE ?=
+MODEL_PACKAGE_DIR := .model-package
 deploy: setup
-	$(CDK) deploy $(STACK) -c stage=$(STAGE)
+ifneq ($(MODEL_PACKAGE),)
+	rm -rf $(MODEL_PACKAGE_DIR)
+	$(PY) -m ml_inference_cli.model_package $(MODEL_PACKAGE) --out $(MODEL_PACKAGE_DIR)
+endif
+	$(CDK) deploy $(STACK) -c stage=$(STAGE) $(if $(MODEL_PACKAGE),-c model_directory=$(MODEL_PACKAGE_DIR),)
 
 destroy: setup
 	$(CDK) destroy $(STACK) -c stage=$(STAGE)

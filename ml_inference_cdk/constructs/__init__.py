@@ -1,5 +1,5 @@
-"""The L3 constructs, one module or package per construct; `_alarms`, `_buckets`, `_placement`
-and `_checks` hold what they share."""
+"""The L3 constructs, one module or package per construct; `_alarms`, `_buckets`, `_placement`,
+`_checks` and `_workflows` hold what they share."""
 
 from .eks import EksInference
 from .fargate_inference import FargateInference
@@ -14,8 +14,10 @@ from .sagemaker import (
     SageMakerEndpoint,
     TrafficShifting,
 )
+from .training import BaseModel, QualityGate, TrainingCompute, TrainingImage, TrainingPipeline, TrainingPrefixes
 
 __all__ = [
+    "BaseModel",
     "BatchTransform",
     "EksInference",
     "EndpointCapacity",
@@ -26,7 +28,12 @@ __all__ = [
     "ModelData",
     "ModelImage",
     "Precision",
+    "QualityGate",
     "SageMakerEndpoint",
     "SharedNetwork",
     "TrafficShifting",
+    "TrainingCompute",
+    "TrainingImage",
+    "TrainingPipeline",
+    "TrainingPrefixes",
 ]

@@ -5,7 +5,7 @@ computed execution name however many events arrive (duplicate deliveries, bursts
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -73,6 +73,28 @@ def failed_executions_alarm(
     )
 
 
+def notify(scope: Construct, construct_id: str, topic: sns.ITopic, subject: str, message: Mapping[str, Any]) -> tasks.SnsPublish:
+    """A state that publishes `message` (a JSON object over the state's input) to `topic`."""
+    return tasks.SnsPublish(scope, construct_id, topic=topic, subject=subject,
+                            message=sfn.TaskInput.from_object(dict(message)), result_path=sfn.JsonPath.DISCARD)
+
+
+def guarded(scope: Construct, steps: sfn.IChainable, *, topic: sns.ITopic, subject: str, error: str,
+            details: Optional[Mapping[str, Any]] = None) -> sfn.Chain:
+    """`steps` inside a Parallel state "Run" whose catch-all notifies `topic` (NotifyFailed: the
+    error, its cause, the execution and `details`) and fails the execution with `error`."""
+    run = sfn.Parallel(scope, "Run", comment="Every step; any error ends in NotifyFailed", result_path=sfn.JsonPath.DISCARD)
+    run.branch(steps)
+    failed = notify(scope, "NotifyFailed", topic, subject, {
+        "result": "failed", "execution": sfn.JsonPath.string_at("$$.Execution.Id"), **(details or {}),
+        "error": sfn.JsonPath.string_at("$.error.Error"), "cause": sfn.JsonPath.string_at("$.error.Cause"),
+    })
+    run.add_catch(failed.next(sfn.Fail(scope, "Failed", error=error,
+                                       cause="A step failed: see the notification and the execution history")),
+                  result_path="$.error")
+    return run.next(sfn.Succeed(scope, "Done"))
+
+
 #: The error StartExecution raises for a name that an execution of the target already has.
 ALREADY_EXISTS = "StepFunctions.ExecutionAlreadyExistsException"
 
@@ -135,4 +157,4 @@ class DeduplicatedStart(Construct):
         )
 
 
-__all__ = ["ALREADY_EXISTS", "DeduplicatedStart", "failed_executions_alarm", "logged_state_machine"]
+__all__ = ["ALREADY_EXISTS", "DeduplicatedStart", "failed_executions_alarm", "guarded", "logged_state_machine", "notify"]

@@ -28,6 +28,8 @@ CONSUMER_APP = textwrap.dedent(
         ModelImage,
         SageMakerEndpoint,
         SharedNetwork,
+        TrainingPipeline,
+        QualityGate,
     )
 
 
@@ -55,14 +57,21 @@ CONSUMER_APP = textwrap.dedent(
             self.batch = self.add_batch_transform()
 
 
+    class TeamTraining(TrainingPipeline):
+        def __init__(self, scope, construct_id, **props):
+            super().__init__(scope, construct_id, gate=QualityGate(min_accuracy=0.9, min_f1=0.9), **props)
+
+
     def build(stack):
         image = ModelImage(stack, "Image")
         network = SharedNetwork(stack, "Network")
+        endpoint = TeamEndpoint(stack, "Endpoint", image=image)
         return {
             "lambda": TeamLambda(stack, "Classifier", image=image, warmup_interval=Duration.minutes(5)),
             "fargate": TeamFargate(stack, "Service", image=image, vpc=network.vpc),
             "eks": TeamEks(stack, "Cluster", image=image, vpc=network.vpc),
-            "sagemaker": TeamEndpoint(stack, "Endpoint", image=image),
+            "sagemaker": endpoint,
+            "training": TeamTraining(stack, "Training", serving_image=image, endpoint=endpoint),
         }
 
 
@@ -88,7 +97,7 @@ def test_installed_wheel_synthesizes_a_subclass_with_nag(tmp_path):
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
-    for folder in ("ml_inference_cdk", "ml_inference_cli", "inference"):
+    for folder in ("ml_inference_cdk", "ml_inference_cli", "inference", "training"):
         shutil.copytree(REPO / folder, source / folder, ignore=ignore)
     dist, site, consumer = tmp_path / "dist", tmp_path / "site", tmp_path / "consumer"
     build = subprocess.run(
@@ -122,7 +131,8 @@ def test_installed_wheel_synthesizes_a_subclass_with_nag(tmp_path):
         types = {r["Type"] for r in resources}
         # Every construct is there, in both kinds of stack, and cdk-nag passed (synth would fail).
         assert {"AWS::Lambda::Function", "AWS::ECS::Service", "AWS::EKS::Cluster", "AWS::SageMaker::Endpoint",
-                "AWS::StepFunctions::StateMachine", "AWS::ElasticLoadBalancingV2::LoadBalancer"} <= types, name
+                "AWS::StepFunctions::StateMachine", "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                "AWS::SageMaker::ModelPackageGroup"} <= types, name
         [function] = [r for r in resources if r["Type"] == "AWS::Lambda::Function" and "Sequence" in
                       json.dumps(r["Properties"].get("Description", ""))]
         assert function["Properties"]["MemorySize"] == 4096
@@ -134,7 +144,9 @@ def test_installed_wheel_synthesizes_a_subclass_with_nag(tmp_path):
     assert "ElbAccessLogAccounts" not in output["templates"]["Bound"].get("Mappings", {})
     # The staged asset holds the packaged Dockerfile and app.
     staged = [p for p in (consumer / "cdk.out").glob("asset.*") if (p / "Dockerfile").exists()]
-    assert staged and (staged[0] / "app" / "main.py").exists()
+    assert [p for p in staged if (p / "app" / "main.py").exists()]
+    # And the training image's: train.py and its modules, from the wheel's _training.
+    assert [p for p in staged if (p / "train.py").exists() and (p / "train_data.py").exists()]
 
 
 def test_package_root_exports_every_construct():

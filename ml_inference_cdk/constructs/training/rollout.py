@@ -18,7 +18,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._checks import iam5_resource_finding
-from .._workflows import logged_state_machine
+from .._workflows import guarded, logged_state_machine, notify
 from ..sagemaker.capacity import VARIANT_NAME
 from ..sagemaker.endpoint import SageMakerEndpoint
 
@@ -100,25 +100,12 @@ class ModelRollout(Construct):
             done_message["endpoint_config"] = sfn.JsonPath.string_at("$.names.config")
         if delivery_pipeline is not None:
             done_message["pipeline_execution"] = sfn.JsonPath.string_at("$.pipeline.execution_id")
-        notify_done = tasks.SnsPublish(self, "NotifyRolledOut", topic=topic, subject="Approved model rolled out",
-                                       message=sfn.TaskInput.from_object(done_message), result_path=sfn.JsonPath.DISCARD)
-        run = sfn.Parallel(self, "Run", comment="Every step; any error ends in NotifyFailed", result_path=sfn.JsonPath.DISCARD)
-        run.branch(chain.next(notify_done))
-        notify_failed = tasks.SnsPublish(
-            self, "NotifyFailed", topic=topic, subject="Model roll-out failed",
-            message=sfn.TaskInput.from_object({
-                "result": "failed", "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
-                "model_package_arn": sfn.JsonPath.string_at("$.ModelPackageArn"),
-                "error": sfn.JsonPath.string_at("$.error.Error"), "cause": sfn.JsonPath.string_at("$.error.Cause"),
-            }),
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        run.add_catch(notify_failed.next(sfn.Fail(self, "Failed", error="RolloutFailed",
-                                                  cause="See the notification and the execution history")),
-                      result_path="$.error")
+        notify_done = notify(self, "NotifyRolledOut", topic, "Approved model rolled out", done_message)
+        definition = guarded(self, chain.next(notify_done), topic=topic, subject="Model roll-out failed", error="RolloutFailed",
+                             details={"model_package_arn": sfn.JsonPath.string_at("$.ModelPackageArn")})
         #: The roll-out state machine and its log group.
         self.state_machine, self.log_group = logged_state_machine(
-            self, definition=run.next(sfn.Succeed(self, "Done")), timeout=Duration.hours(3),
+            self, definition=definition, timeout=Duration.hours(3),
             log_retention=log_retention, removal_policy=removal_policy,
         )
         acknowledgments = [Acknowledgment(

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from .._buckets import access_log_bucket, enable_event_bridge
+from .._buckets import encrypted_data_bucket
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,35 +47,18 @@ def new_training_bucket(
 ) -> tuple[s3.Bucket, s3.Bucket]:
     """The training bucket (KMS-encrypted, TLS only, versioned, access-logged, EventBridge
     notifications on) and the bucket its server access logs go to."""
-    access_logs = access_log_bucket(
+    # Versioned: which data trained a registered model stays answerable after the data is replaced.
+    return encrypted_data_bucket(
         scope,
-        "DataAccessLogs",
-        source="the training bucket's server access logs",
-        expiration=Duration.days(365),
-        removal_policy=removal_policy,
-        server_access_logs=True,
-    )
-    bucket = s3.Bucket(
-        scope,
-        "Data",
-        encryption=s3.BucketEncryption.KMS,
-        encryption_key=key,
-        bucket_key_enabled=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        # Which data trained a registered model stays answerable after the data is replaced.
-        versioned=True,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        server_access_logs_bucket=access_logs,
-        server_access_logs_prefix="data/",
+        key=key,
+        what="the training bucket",
         lifecycle_rules=[
             s3.LifecycleRule(prefix=prefixes.checkpoints, expiration=checkpoint_expiration),
             s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90)),
         ],
         removal_policy=removal_policy,
+        versioned=True,
     )
-    enable_event_bridge(bucket)
-    return bucket, access_logs
 
 
 __all__ = ["TrainingPrefixes", "new_training_bucket"]

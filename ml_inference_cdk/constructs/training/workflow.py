@@ -16,7 +16,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._checks import iam5_resource_finding, skip_checkov
-from .._workflows import logged_state_machine
+from .._workflows import guarded, logged_state_machine, notify
 from ..sagemaker.capacity import has_instance_storage
 from .image import BaseModel
 from .settings import QualityGate, TrainingCompute
@@ -88,36 +88,15 @@ class TrainingWorkflow(Construct):
             result_path="$.evaluation",
         )
         register = self._register(approval_status, serving_image_uri, metrics_uri)
-        notify_registered = tasks.SnsPublish(
-            self,
-            "NotifyRegistered",
-            topic=topic,
-            subject="New model registered",
-            message=sfn.TaskInput.from_object({
-                "result": "registered",
-                "model_package_arn": sfn.JsonPath.string_at("$.registered.arn"),
-                "approval_status": approval_status,
-                "training_job": sfn.JsonPath.string_at("$.training.job_name"),
-                "accuracy": sfn.JsonPath.number_at("$.evaluation.metrics.accuracy"),
-                "f1": sfn.JsonPath.number_at("$.evaluation.metrics.f1"),
-            }),
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        notify_rejected = tasks.SnsPublish(
-            self,
-            "NotifyRejected",
-            topic=topic,
-            subject="Trained model rejected by the quality gate",
-            message=sfn.TaskInput.from_object({
-                "result": "rejected",
-                "training_job": sfn.JsonPath.string_at("$.training.job_name"),
-                "accuracy": sfn.JsonPath.number_at("$.evaluation.metrics.accuracy"),
-                "f1": sfn.JsonPath.number_at("$.evaluation.metrics.f1"),
-                "required": {"min_accuracy": gate.min_accuracy, "min_f1": gate.min_f1,
-                             "baseline": sfn.JsonPath.object_at("$.baseline")},
-            }),
-            result_path=sfn.JsonPath.DISCARD,
-        )
+        metrics = {"training_job": job, "accuracy": sfn.JsonPath.number_at("$.evaluation.metrics.accuracy"),
+                   "f1": sfn.JsonPath.number_at("$.evaluation.metrics.f1")}
+        notify_registered = notify(self, "NotifyRegistered", topic, "New model registered", {
+            "result": "registered", "model_package_arn": sfn.JsonPath.string_at("$.registered.arn"),
+            "approval_status": approval_status, **metrics})
+        notify_rejected = notify(self, "NotifyRejected", topic, "Trained model rejected by the quality gate", {
+            "result": "rejected", **metrics,
+            "required": {"min_accuracy": gate.min_accuracy, "min_f1": gate.min_f1,
+                         "baseline": sfn.JsonPath.object_at("$.baseline")}})
         passes = sfn.Condition.and_(
             sfn.Condition.number_greater_than_equals("$.evaluation.metrics.accuracy", gate.min_accuracy),
             sfn.Condition.number_greater_than_equals("$.evaluation.metrics.f1", gate.min_f1),
@@ -139,28 +118,12 @@ class TrainingWorkflow(Construct):
             wait = sfn.Wait(self, "Debounce", time=sfn.WaitTime.duration(debounce),
                             comment="Let the rest of a burst of uploads land first")
             steps = sfn.Chain.start(wait).next(train)
-        run = sfn.Parallel(self, "Run", comment="Every step; any error ends in NotifyFailed", result_path=sfn.JsonPath.DISCARD)
-        run.branch(steps.next(read_metrics).next(baseline))
-        notify_failed = tasks.SnsPublish(
-            self,
-            "NotifyFailed",
-            topic=topic,
-            subject="Model training failed",
-            message=sfn.TaskInput.from_object({
-                "result": "failed",
-                "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
-                "error": sfn.JsonPath.string_at("$.error.Error"),
-                "cause": sfn.JsonPath.string_at("$.error.Cause"),
-            }),
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        run.add_catch(notify_failed.next(sfn.Fail(self, "Failed", error="TrainingRunFailed",
-                                                  cause="A step failed: see the notification and the execution history")),
-                      result_path="$.error")
+        definition = guarded(self, steps.next(read_metrics).next(baseline), topic=topic,
+                             subject="Model training failed", error="TrainingRunFailed")
         timeout = Duration.seconds(debounce.to_seconds() + (compute.max_wait or compute.max_runtime).to_seconds() + 3600)
         #: The state machine, and its log group.
         self.state_machine, self.log_group = logged_state_machine(
-            self, definition=run.next(sfn.Succeed(self, "Done")), timeout=timeout,
+            self, definition=definition, timeout=timeout,
             log_retention=log_retention, removal_policy=removal_policy,
         )
         self._grant_training(job_role, job_prefix)
