@@ -271,7 +271,7 @@ class TrainingPipeline(Construct):
         role.add_to_policy(iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in [*inputs, prefixes.checkpoints]]}}))
-        self.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        self.key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         # The volume key: SageMaker attaches the encrypted volume through a grant for this role.
         role.add_to_policy(iam.PolicyStatement(actions=["kms:CreateGrant"], resources=[self.key.key_arn],
                                                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}))
