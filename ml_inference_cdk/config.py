@@ -19,6 +19,21 @@ PROJECT = "ml-inference"
 SAGEMAKER_MODES = ("real-time", "serverless", "async")
 #: The deployment targets a stage may run (its stacks are MlInference-<target>).
 TARGETS = ("Lambda", "Fargate", "Eks", "SageMaker")
+#: Availability zones a stage pinned to an account uses, by region, so synth needs no lookup
+#: (without an account the templates ask CloudFormation with Fn::GetAZs instead). Zone names
+#: that every account has: some regions' first letters are missing in newer accounts
+#: (ap-northeast-1b, us-west-1a), so the table is checked, not derived.
+KNOWN_AVAILABILITY_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "us-east-1": ("us-east-1a", "us-east-1b", "us-east-1c"),
+        "us-east-2": ("us-east-2a", "us-east-2b", "us-east-2c"),
+        "us-west-2": ("us-west-2a", "us-west-2b", "us-west-2c"),
+        "eu-west-1": ("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+        "eu-central-1": ("eu-central-1a", "eu-central-1b", "eu-central-1c"),
+        "ap-northeast-1": ("ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"),
+        "ap-southeast-2": ("ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c"),
+    }
+)
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -43,8 +58,10 @@ class StageConfig:
     #: target that runs in it.
     targets: tuple[str, ...] = TARGETS
 
-    # Network
+    # Network. availability_zones: the zones to use when the stage pins an account (then synth
+    # cannot ask CloudFormation); default: KNOWN_AVAILABILITY_ZONES for the region.
     max_azs: int = 2
+    availability_zones: tuple[str, ...] = ()
     nat_gateways: int = 1
     flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
 
@@ -132,6 +149,16 @@ class StageConfig:
             raise ValueError(
                 f"stage {self.name!r}: sagemaker_mode {self.sagemaker_mode!r} is not one of {', '.join(SAGEMAKER_MODES)}"
             )
+        if self.account is not None and self.needs_network:
+            zones = self.availability_zones or KNOWN_AVAILABILITY_ZONES.get(self.region, ())
+            if len(zones) < self.max_azs:
+                raise ValueError(
+                    f"stage {self.name!r} pins account {self.account} in {self.region}: name {self.max_azs} of its "
+                    "availability zones in StageConfig.availability_zones (synth cannot look them up without "
+                    "credentials), or leave the account to the credentials that deploy"
+                )
+            if any(not zone.startswith(self.region) for zone in zones):
+                raise ValueError(f"stage {self.name!r}: availability_zones {zones!r} are not all in {self.region}")
         self._check_training()
         object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
         object.__setattr__(self, "training_hyperparameters", _frozen(self.training_hyperparameters))
@@ -164,6 +191,15 @@ class StageConfig:
         instances; Lambda and serverless SageMaker run outside any VPC)."""
         in_vpc = {"Fargate", "Eks"} | ({"SageMaker"} if self.sagemaker_mode != "serverless" else set())
         return bool(in_vpc & set(self.targets))
+
+    @property
+    def zones(self) -> Optional[tuple[str, ...]]:
+        """The availability zones the network spans, named at synth when the stage pins an account
+        (so no lookup, and no credentials, are needed); None lets CloudFormation pick them."""
+        if self.account is None:
+            return None
+        zones = self.availability_zones or KNOWN_AVAILABILITY_ZONES.get(self.region, ())
+        return zones[: self.max_azs]
 
     def with_environment(self, *, account: Optional[str], region: Optional[str]) -> "StageConfig":
         """This stage with its account and/or region replaced (None keeps what it has)."""

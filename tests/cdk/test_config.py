@@ -85,3 +85,39 @@ def test_targets_default_to_all_and_decide_the_network():
 def test_fails_when_targets_are_not_distinct_known_names(targets):
     with pytest.raises(ValueError, match="targets must be distinct names from Lambda, Fargate, Eks, SageMaker"):
         StageConfig(name="x", targets=targets)
+
+
+def test_pinning_an_account_synthesizes_without_lookups(tmp_path):
+    # With an account, Vpc would look up availability zones (credentials); the stage names them.
+    # (.ci/run runs the README's whole `npx cdk synth -c stage=prod -c account=...` command.)
+    import aws_cdk as cdk
+
+    from ml_inference_cdk.stacks import NetworkStack
+    from tests.conftest import cdk_json_context
+
+    config = get_stage_config("prod").with_environment(account="123456789012", region="eu-west-1")
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    stack = NetworkStack(app, "MlInference-Network", config=config, env=cdk.Environment(account=config.account, region=config.region))
+    assembly = app.synth()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert "missing" not in manifest, manifest.get("missing")
+    template = assembly.get_stack_artifact(stack.artifact_id).template
+    zones = {r["Properties"]["AvailabilityZone"] for r in template["Resources"].values() if r["Type"] == "AWS::EC2::Subnet"}
+    assert zones == {"eu-west-1a", "eu-west-1b"}
+
+
+def test_fails_when_an_account_is_pinned_in_a_region_without_known_zones():
+    with pytest.raises(ValueError, match="name 2 of its availability zones in StageConfig.availability_zones"):
+        get_stage_config("dev").with_environment(account="123456789012", region="ap-south-2")
+    pinned = StageConfig(name="x", availability_zones=("ap-south-2a", "ap-south-2b")).with_environment(
+        account="123456789012", region="ap-south-2"
+    )
+    assert pinned.zones == ("ap-south-2a", "ap-south-2b")
+    with pytest.raises(ValueError, match="are not all in ap-south-2"):
+        StageConfig(name="x", availability_zones=("eu-west-1a", "eu-west-1b")).with_environment(
+            account="123456789012", region="ap-south-2"
+        )
+
+
+def test_zones_are_left_to_cloudformation_without_an_account():
+    assert get_stage_config("prod").zones is None
