@@ -120,6 +120,7 @@ class DeduplicatedStart(Construct):
         target_input: Mapping[str, Any],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        alarm_topic: Optional[sns.ITopic] = None,
     ) -> None:
         """
         :param target: the Standard state machine to start.
@@ -127,6 +128,7 @@ class DeduplicatedStart(Construct):
             80 characters of letters, digits, '-' and '_'), e.g.
             "States.Format('data-{}', States.ArrayGetItem(States.StringSplit($.time, ':'), 0))".
         :param target_input: the target's input, a Parameters template over the event.
+        :param alarm_topic: an alarm on failed starts (say, a lost permission) notifies it. Default: none.
         """
         super().__init__(scope, construct_id)
         prepare = sfn.Pass(
@@ -155,6 +157,9 @@ class DeduplicatedStart(Construct):
             removal_policy=removal_policy,
             express=True,
         )
+        #: The alarm on failed starts (with `alarm_topic`); else None: events would be dropped unseen.
+        self.alarm = (failed_executions_alarm(self, self.state_machine, alarm_topic, what=f"{self.node.path} (starts)")
+                      if alarm_topic is not None else None)
 
 
 __all__ = ["ALREADY_EXISTS", "DeduplicatedStart", "failed_executions_alarm", "guarded", "logged_state_machine", "notify"]

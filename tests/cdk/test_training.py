@@ -363,7 +363,7 @@ def test_the_job_reads_only_its_inputs_and_writes_only_its_outputs(synthesized):
 
 def test_failed_runs_raise_alarms_to_the_stack_topic(synthesized):
     alarms = [r["Properties"] for r in _template(synthesized, "dev")["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    assert len(alarms) == 2
+    assert len(alarms) == 4  # training, roll-out, and the two starters
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": "PipelineAlarmTopicD2AEE5E8"}] and alarm["Threshold"] == 1
         assert {m.get("Expression") for m in alarm["Metrics"]} >= {"FILL(failed, 0) + FILL(timed_out, 0)"}

@@ -88,7 +88,7 @@ def test_runs_unchanged_as_a_sagemaker_training_job(smoke, tmp_path):
     assert TransformersClassifier(model_dir, num_threads=1).predict([SMOKE_TEXT])[0].label in ("NEGATIVE", "POSITIVE")
     # One directory for both: SageMaker's server image serves model.onnx; ModelImage bakes the weights.
     from inference.app.backends import detect_backend
-    from inference.app.onnx_backend import OnnxClassifier
+    from inference.app.backends.onnx import OnnxClassifier
 
     assert {"model.onnx", "onnx_export.json", "model.safetensors", "config.json"} <= {p.name for p in model_dir.iterdir()}
     assert detect_backend(model_dir) == "onnx"

@@ -150,7 +150,8 @@ class BatchTransform(Construct):
         if start_on_upload:
             self.upload_start = DeduplicatedStart(
                 self, "UploadStart", target=self.state_machine, name=UPLOAD_RUN_NAME,
-                target_input={"detail.$": "$.detail"}, log_retention=log_retention, removal_policy=removal_policy)
+                target_input={"detail.$": "$.detail"}, log_retention=log_retention, removal_policy=removal_policy,
+                alarm_topic=alarm_topic)
             self.upload_rule = events.Rule(
                 self, "OnUpload", description="A new batch input file starts a transform of it",
                 event_pattern=events.EventPattern(

@@ -189,7 +189,7 @@ class TrainingPipeline(Construct):
         self.start = DeduplicatedStart(
             self, "Start", target=self.workflow.state_machine, name=HOURLY_RUN_NAME,
             target_input={"trigger.$": "$.detail-type", "time.$": "$.time"},
-            log_retention=log_retention, removal_policy=removal_policy)
+            log_retention=log_retention, removal_policy=removal_policy, alarm_topic=self.topic)
         #: The schedule rule (with `schedule`); else None.
         self.schedule_rule: Optional[events.Rule] = (
             events.Rule(self, "Schedule", schedule=schedule, description="Retrain on a schedule",
@@ -224,7 +224,7 @@ class TrainingPipeline(Construct):
                 self, "RolloutStart", target=rollout.state_machine,
                 name="States.Format('v{}-{}', $.detail.ModelPackageVersion, $.id)",
                 target_input={"ModelPackageArn.$": "$.detail.ModelPackageArn"},
-                log_retention=log_retention, removal_policy=removal_policy)
+                log_retention=log_retention, removal_policy=removal_policy, alarm_topic=self.topic)
             self.approval_rule = events.Rule(
                 self, "Approved", description="Roll out models approved in the registry",
                 event_pattern=events.EventPattern(
@@ -233,7 +233,7 @@ class TrainingPipeline(Construct):
                             "ModelApprovalStatus": ["Approved"]}),
                 targets=[targets.SfnStateMachine(self.rollout_start.state_machine)])
 
-        #: Alarms on failed executions: training (and roll-out).
+        #: Alarms on failed executions: training (and roll-out); the starters have their own (`start.alarm`).
         self.alarms: dict[str, cloudwatch.Alarm] = {
             "training_failed": failed_executions_alarm(self.workflow, self.workflow.state_machine, self.topic,
                                                        what="the training workflow")}
