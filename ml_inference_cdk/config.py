@@ -108,6 +108,23 @@ class StageConfig:
     alarm_http_5xx_count: int = 5
     alarm_p99_latency_ms: int = 1000
 
+    # Observability (issue 16): the service alarms, tracing, the stage's budget, the drift check
+    #: The share of requests answered 5xx (the service's own metrics) that raises an alarm.
+    alarm_error_rate_percent: float = 5.0
+    #: OpenTelemetry traces from Fargate and EKS to X-Ray (a collector sidecar); Lambda always traces.
+    tracing: bool = False
+    #: The stage's monthly AWS Budget (USD) over the costs tagged project=ml-inference, stage=<name>.
+    monthly_budget_usd: float = 400.0
+    #: The model's labels; the drift check watches the share of each.
+    model_labels: tuple[str, ...] = ("NEGATIVE", "POSITIVE")
+    #: Each label's expected share of the predictions (percent, low-high); outside it alarms.
+    drift_label_share_percent: tuple[float, float] = (10.0, 90.0)
+    #: The mean confidence below which the drift check alarms (None: no confidence alarm).
+    drift_min_mean_confidence: Optional[float] = 0.7
+    #: Periods with fewer predictions are not judged; and the period the drift check judges.
+    drift_min_predictions: int = 50
+    drift_period_minutes: int = 60
+
     # Model lifecycle (MlInference-Training: training, registry, roll-out; docs/model-lifecycle.md)
     #: Whether the stage has the MlInference-Training stack.
     training: bool = True
@@ -162,6 +179,7 @@ class StageConfig:
         self._check_training()
         object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
         object.__setattr__(self, "training_hyperparameters", _frozen(self.training_hyperparameters))
+        self._check_observability()
 
     def _check_training(self) -> None:
         where = f"stage {self.name!r}"
@@ -179,6 +197,23 @@ class StageConfig:
         if schedule is not None and not (schedule.startswith(("cron(", "rate(")) and schedule.endswith(")")):
             raise ValueError(f"{where}: training_schedule {schedule!r} must be an EventBridge expression such as "
                              "'cron(0 3 ? * MON *)' or 'rate(7 days)'")
+
+    def _check_observability(self) -> None:
+        if not 0 < self.alarm_error_rate_percent <= 100:
+            raise ValueError(f"stage {self.name!r}: alarm_error_rate_percent must be above 0 and at most 100")
+        if self.monthly_budget_usd <= 0:
+            raise ValueError(f"stage {self.name!r}: monthly_budget_usd must be above 0")
+        if len(set(self.model_labels)) != len(self.model_labels) or not all(self.model_labels):
+            raise ValueError(f"stage {self.name!r}: model_labels must be distinct, non-empty names")
+        low, high = self.drift_label_share_percent
+        if not 0 <= low < high <= 100:
+            raise ValueError(f"stage {self.name!r}: drift_label_share_percent must be (low, high) within 0-100")
+        if self.drift_min_mean_confidence is not None and not 0 < self.drift_min_mean_confidence < 1:
+            raise ValueError(f"stage {self.name!r}: drift_min_mean_confidence must be between 0 and 1")
+        if self.drift_min_predictions < 1 or not 5 <= self.drift_period_minutes <= 1440:
+            raise ValueError(
+                f"stage {self.name!r}: drift_min_predictions must be at least 1 and drift_period_minutes 5-1440"
+            )
 
     @property
     def tags(self) -> Mapping[str, str]:
@@ -228,6 +263,8 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             log_retention=logs.RetentionDays.ONE_WEEK,
             flow_log_retention=logs.RetentionDays.ONE_WEEK,
             removal_policy=RemovalPolicy.DESTROY,
+            # NAT, the EKS control plane and a Spot task: about $250 a month idle.
+            monthly_budget_usd=400.0,
             # dev rolls out every model that passes the gate; staging and prod wait for a person.
             training_auto_approve=True,
         ),
@@ -249,6 +286,7 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             log_retention=logs.RetentionDays.ONE_MONTH,
             flow_log_retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.RETAIN,
+            monthly_budget_usd=600.0,
         ),
         "prod": StageConfig(
             name="prod",
@@ -271,6 +309,9 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             alarm_error_count=1,
             alarm_p99_duration_ms=3000,
             alarm_http_5xx_count=1,
+            alarm_error_rate_percent=1.0,
+            tracing=True,
+            monthly_budget_usd=2000.0,
         ),
     }
 )

@@ -1,6 +1,10 @@
 """The L3 constructs, one module or package per construct; `_alarms`, `_buckets`, `_placement`,
-`_checks` and `_workflows` hold what they share."""
+`_checks`, `_service_metrics`, `_tracing` and `_workflows` hold what they share."""
 
+from ._service_metrics import DriftCheck, ServiceMetrics, ServiceMonitoring
+from ._tracing import TraceCollector
+from .budget import CostBudget
+from .dashboard import InferenceDashboard
 from .eks import EksInference
 from .fargate_inference import FargateInference
 from .lambda_inference import LambdaEndpointType, LambdaInference
@@ -19,10 +23,13 @@ from .training import BaseModel, QualityGate, TrainingCompute, TrainingImage, Tr
 __all__ = [
     "BaseModel",
     "BatchTransform",
+    "CostBudget",
+    "DriftCheck",
     "EksInference",
     "EndpointCapacity",
     "EndpointMode",
     "FargateInference",
+    "InferenceDashboard",
     "LambdaEndpointType",
     "LambdaInference",
     "ModelData",
@@ -30,7 +37,10 @@ __all__ = [
     "Precision",
     "QualityGate",
     "SageMakerEndpoint",
+    "ServiceMetrics",
+    "ServiceMonitoring",
     "SharedNetwork",
+    "TraceCollector",
     "TrafficShifting",
     "TrainingCompute",
     "TrainingImage",

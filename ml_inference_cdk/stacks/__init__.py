@@ -19,6 +19,7 @@ from .eks_stack import EksStack
 from .fargate_stack import FargateStack
 from .lambda_stack import LambdaStack
 from .network_stack import NetworkStack
+from .observability_stack import ObservabilityStack
 from .sagemaker_stack import SageMakerStack
 from .training_stack import TrainingStack
 
@@ -26,8 +27,9 @@ STACK_PREFIX = "MlInference"
 
 
 def add_stacks(scope: Construct, config: StageConfig, *, env: Optional[Environment] = None) -> dict[str, Stack]:
-    """Add the stacks of `config`'s stage (its targets, the network they run in, and the Training stack) to `scope`,
-    tagged. Keys are the target names ("Network", "Lambda", ...).
+    """Add the stacks of `config`'s stage (its targets, the network they run in, the
+    observability stack that watches them, and the Training stack) to `scope`, tagged. Keys are
+    the target names ("Network", "Lambda", ..., "Observability", "Training").
 
     Stack ids are the same in every stage (`cdk deploy MlInference-Lambda`); the CloudFormation
     stack names carry the stage, so stages can share an account. `env`: the stacks' environment;
@@ -61,6 +63,8 @@ def add_stacks(scope: Construct, config: StageConfig, *, env: Optional[Environme
         sagemaker = stacks.get("SageMaker")
         endpoint = sagemaker.inference if isinstance(sagemaker, SageMakerStack) else None
         add("Training", TrainingStack, "model training, registry and roll-out", endpoint=endpoint)
+    targets = {target: stacks[target].inference for target in config.targets}  # type: ignore[attr-defined]
+    add("Observability", ObservabilityStack, "dashboard, roll-up alarms and budget", targets=targets)
     for stack in stacks.values():
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value)
@@ -79,6 +83,7 @@ __all__ = [
     "FargateStack",
     "LambdaStack",
     "NetworkStack",
+    "ObservabilityStack",
     "STACK_PREFIX",
     "SageMakerStack",
     "TrainingStack",

@@ -121,3 +121,27 @@ def test_fails_when_an_account_is_pinned_in_a_region_without_known_zones():
 
 def test_zones_are_left_to_cloudformation_without_an_account():
     assert get_stage_config("prod").zones is None
+
+def test_observability_per_stage():
+    tracing = {name: config.tracing for name, config in STAGES.items()}
+    assert tracing == {"dev": False, "staging": False, "prod": True}
+    assert {name: config.monthly_budget_usd for name, config in STAGES.items()} == {"dev": 400, "staging": 600, "prod": 2000}
+    assert all(config.model_labels == ("NEGATIVE", "POSITIVE") for config in STAGES.values())
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"alarm_error_rate_percent": 0}, "alarm_error_rate_percent"),
+        ({"monthly_budget_usd": 0}, "monthly_budget_usd"),
+        ({"model_labels": ("A", "A")}, "model_labels"),
+        ({"model_labels": ("A", "")}, "model_labels"),
+        ({"drift_label_share_percent": (90, 10)}, "drift_label_share_percent"),
+        ({"drift_min_mean_confidence": 1.0}, "drift_min_mean_confidence"),
+        ({"drift_min_predictions": 0}, "drift_min_predictions"),
+        ({"drift_period_minutes": 2}, "drift_period_minutes"),
+    ],
+)
+def test_fails_when_observability_settings_are_invalid(props, message):
+    with pytest.raises(ValueError, match=message):
+        StageConfig(name="x", **props)
