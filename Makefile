@@ -28,6 +28,7 @@ help:
 	@echo "In an AWS account (docs/deploying.md):"
 	@echo "  make diff [STAGE=...]                 cdk diff against the deployed stacks"
 	@echo "  make deploy STACK=MlInference-Lambda [STAGE=...]   deploy one stack (a bootstrapped account, Docker)"
+	@echo "  make deploy STACK=... MODEL_PACKAGE=arn:...        the same, with an approved Model Registry package baked in"
 	@echo "  make destroy STACK=... [STAGE=...]    delete one stack (retained resources stay: docs/deploying.md)"
 	@echo "  make loadtest URL=... | STACK=... STAGE=...        Locust load test of a deployed stack"
 	@echo "Models and numbers:"
@@ -70,8 +71,16 @@ test: setup $(CHECKOV_VENV)/.installed
 diff: setup
 	$(CDK) diff -c stage=$(STAGE)
 
+# make deploy STACK=... MODEL_PACKAGE=arn:aws:sagemaker:...:model-package/GROUP/N bakes an approved
+# Model Registry package into the images (docs/model-lifecycle.md).
+MODEL_PACKAGE ?=
+MODEL_PACKAGE_DIR := .model-package
 deploy: setup
-	$(CDK) deploy $(STACK) -c stage=$(STAGE)
+ifneq ($(MODEL_PACKAGE),)
+	rm -rf $(MODEL_PACKAGE_DIR)
+	$(PY) -m ml_inference_cli.model_package $(MODEL_PACKAGE) --out $(MODEL_PACKAGE_DIR)
+endif
+	$(CDK) deploy $(STACK) -c stage=$(STAGE) $(if $(MODEL_PACKAGE),-c model_directory=$(MODEL_PACKAGE_DIR),)
 
 destroy: setup
 	$(CDK) destroy $(STACK) -c stage=$(STAGE)

@@ -23,5 +23,9 @@ try:
     )
 except ValueError as error:
     sys.exit(f"error: {error}")
+# `make deploy MODEL_PACKAGE=arn` fetches the package's model here and bakes it into the images.
+model_directory = app.node.try_get_context("model_directory")
+if model_directory:
+    config = config.with_model_directory(model_directory)
 build_app(app, config)
 app.synth()

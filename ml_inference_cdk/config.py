@@ -144,6 +144,35 @@ class StageConfig:
     #: The Fargate ALB refuses deletion until this is turned off.
     load_balancer_deletion_protection: bool = False
 
+    # Model lifecycle (MlInference-Training: training, registry, roll-out; docs/model-lifecycle.md)
+    #: Whether the stage has the MlInference-Training stack.
+    training: bool = True
+    training_instance_type: str = "ml.m5.xlarge"
+    #: Managed Spot training (checkpoints in S3) or on-demand.
+    training_spot: bool = True
+    training_max_runtime_minutes: int = 240
+    #: Spot only: training plus waiting for capacity.
+    training_max_wait_minutes: int = 480
+    training_base_model: str = "distilbert-base-uncased"
+    #: train.py options, as SageMaker passes them (strings).
+    training_hyperparameters: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: _frozen({"epochs": "2", "learning_rate": "2e-5", "batch_size": "16", "max_length": "256"})
+    )
+    #: An EventBridge schedule expression, e.g. "cron(0 3 ? * MON *)"; None: no scheduled runs.
+    training_schedule: Optional[str] = None
+    #: New objects under train/ start a run (one per UTC hour), which waits this long first.
+    training_on_new_data: bool = True
+    training_debounce_minutes: int = 10
+    training_min_accuracy: float = 0.85
+    training_min_f1: float = 0.85
+    #: Register passing models as Approved (rolled out at once) instead of PendingManualApproval.
+    training_auto_approve: bool = False
+    #: The delivery pipeline (CodePipeline V2) to start on approval with MODEL_PACKAGE_ARN; None: none.
+    training_delivery_pipeline: Optional[str] = None
+    #: A local model directory baked into the images instead of the Hub model (`-c model_directory=`,
+    #: which `make deploy MODEL_PACKAGE=arn` fills from the Model Registry).
+    model_directory: Optional[str] = None
+
     def __post_init__(self) -> None:
         if not self.region:
             raise ValueError(f"stage {self.name!r}: region must not be empty")
@@ -166,10 +195,31 @@ class StageConfig:
                 )
             if any(not zone.startswith(self.region) for zone in zones):
                 raise ValueError(f"stage {self.name!r}: availability_zones {zones!r} are not all in {self.region}")
+
+        self._check_training()
+        object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
+        object.__setattr__(self, "training_hyperparameters", _frozen(self.training_hyperparameters))
         self._check_observability()
         self._check_exposure()
         check_public_access_cidrs(self.eks_endpoint_public_cidrs)
         object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
+
+    def _check_training(self) -> None:
+        where = f"stage {self.name!r}"
+        for name in ("training_min_accuracy", "training_min_f1"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{where}: {name} must be between 0 and 1, got {getattr(self, name)}")
+        if self.training_max_runtime_minutes < 1:
+            raise ValueError(f"{where}: training_max_runtime_minutes must be at least 1")
+        if self.training_spot and self.training_max_wait_minutes < self.training_max_runtime_minutes:
+            raise ValueError(f"{where}: training_max_wait_minutes must be at least training_max_runtime_minutes "
+                             "(Spot's wait counts the training time too)")
+        if not 0 <= self.training_debounce_minutes <= 60:
+            raise ValueError(f"{where}: training_debounce_minutes must be between 0 and 60 (runs are per UTC hour)")
+        schedule = self.training_schedule
+        if schedule is not None and not (schedule.startswith(("cron(", "rate(")) and schedule.endswith(")")):
+            raise ValueError(f"{where}: training_schedule {schedule!r} must be an EventBridge expression such as "
+                             "'cron(0 3 ? * MON *)' or 'rate(7 days)'")
 
     def _check_observability(self) -> None:
         if not 0 < self.alarm_error_rate_percent <= 100:
@@ -246,6 +296,10 @@ class StageConfig:
         """This stage with its account and/or region replaced (None keeps what it has)."""
         return dataclasses.replace(self, account=account or self.account, region=region or self.region)
 
+    def with_model_directory(self, model_directory: str) -> "StageConfig":
+        """This stage with `model_directory` baked into its images (a local save_pretrained directory)."""
+        return dataclasses.replace(self, model_directory=model_directory)
+
 
 STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
     {
@@ -267,6 +321,8 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             removal_policy=RemovalPolicy.DESTROY,
             # NAT, the EKS control plane and a Spot task: about $250 a month idle.
             monthly_budget_usd=400.0,
+            # dev rolls out every model that passes the gate; staging and prod wait for a person.
+            training_auto_approve=True,
         ),
         "staging": StageConfig(
             name="staging",

@@ -22,6 +22,7 @@ STACK_IDS = (
     "MlInference-SageMaker",
     "MlInference-Eks",
     "MlInference-Observability",
+    "MlInference-Training",
 )
 
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")

@@ -12,7 +12,7 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 def _source_packages() -> set[str]:
     """Every folder with an __init__.py under the shipped trees, by the name the wheel gives it."""
     roots = {"ml_inference_cdk": REPO / "ml_inference_cdk", "ml_inference_cli": REPO / "ml_inference_cli",
-             "ml_inference_cdk._inference": REPO / "inference"}
+             "ml_inference_cdk._inference": REPO / "inference", "ml_inference_cdk._training": REPO / "training"}
     found = set()
     for name, root in roots.items():
         for init in root.rglob("__init__.py"):

@@ -24,8 +24,10 @@ from ml_inference_cdk import (
     FargateInference,
     LambdaInference,
     ModelImage,
+    QualityGate,
     SageMakerEndpoint,
     SharedNetwork,
+    TrainingPipeline,
 )
 
 
@@ -67,6 +69,11 @@ class TeamEndpoint(SageMakerEndpoint):
         self.batch = self.add_batch_transform()
 
 
+class TeamTraining(TrainingPipeline):
+    def __init__(self, scope: Construct, construct_id: str, **props) -> None:
+        super().__init__(scope, construct_id, gate=QualityGate(min_accuracy=0.9, min_f1=0.9), **props)
+
+
 class TeamStack(Stack):
     """Every target on one network: Fargate and EKS need a VPC (the SharedNetwork's); Lambda and
     serverless SageMaker run outside it. The constructs expose what callers need: add outputs."""
@@ -79,11 +86,14 @@ class TeamStack(Stack):
         service = TeamFargate(self, "Service", image=image, vpc=network.vpc)
         cluster = TeamEks(self, "Cluster", image=image, vpc=network.vpc)
         endpoint = TeamEndpoint(self, "Endpoint", image=image)
+        # Retrain on new data under train/, gate, register; approved models roll out to the endpoint.
+        training = TeamTraining(self, "Training", serving_image=image, endpoint=endpoint)
         CfnOutput(self, "LambdaUrl", value=function.url or "")
         CfnOutput(self, "FargateUrl", value=service.url)
         CfnOutput(self, "EksIngressCommand", value=cluster.ingress_address_command())
         CfnOutput(self, "SageMakerEndpointName", value=endpoint.endpoint_name)
         CfnOutput(self, "BatchInputUri", value=endpoint.batch.input_uri)
+        CfnOutput(self, "TrainingBucket", value=training.bucket.bucket_name)
 
 
 app = cdk.App()

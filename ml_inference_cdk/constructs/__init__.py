@@ -1,5 +1,5 @@
 """The L3 constructs, one module or package per construct; `_alarms`, `_buckets`, `_placement`,
-`_checks`, `_service_metrics` and `_tracing` hold what they share."""
+`_checks`, `_service_metrics`, `_tracing` and `_workflows` hold what they share."""
 
 from ._service_metrics import DriftCheck, ServiceMetrics, ServiceMonitoring
 from ._tracing import TraceCollector
@@ -19,8 +19,10 @@ from .sagemaker import (
     SageMakerEndpoint,
     TrafficShifting,
 )
+from .training import BaseModel, QualityGate, TrainingCompute, TrainingImage, TrainingPipeline, TrainingPrefixes
 
 __all__ = [
+    "BaseModel",
     "BatchTransform",
     "CostBudget",
     "DriftCheck",
@@ -35,10 +37,15 @@ __all__ = [
     "ModelData",
     "ModelImage",
     "Precision",
+    "QualityGate",
     "SageMakerEndpoint",
     "ServiceMetrics",
     "ServiceMonitoring",
     "SharedNetwork",
     "TraceCollector",
     "TrafficShifting",
+    "TrainingCompute",
+    "TrainingImage",
+    "TrainingPipeline",
+    "TrainingPrefixes",
 ]

@@ -1,6 +1,9 @@
-"""Access-log buckets, and ALB access logs that work in region-bound and env-agnostic stacks."""
+"""Access-log buckets, encrypted data buckets, and ALB access logs that work in region-bound and
+env-agnostic stacks."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aws_cdk import (
     Acknowledgment,
@@ -18,6 +21,7 @@ from aws_cdk import (
 )
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import region_info
 from constructs import Construct
@@ -70,6 +74,53 @@ def access_log_bucket(
         CKV_AWS_21="Access logs are written once and expire by lifecycle: versions would add cost, not safety.",
     )
     return bucket
+
+
+def encrypted_data_bucket(
+    scope: Construct,
+    *,
+    key: kms.IKey,
+    what: str,
+    lifecycle_rules: Sequence[s3.LifecycleRule],
+    removal_policy: RemovalPolicy,
+    versioned: bool = False,
+) -> tuple[s3.Bucket, s3.Bucket]:
+    """A data bucket `Data` (KMS with `key` and bucket keys, TLS only, no public access, owner-
+    enforced, access-logged under `data/`, EventBridge notifications on) and the bucket its server
+    access logs go to, `DataAccessLogs` (kept a year). `what` names it in the log bucket's reasons."""
+    access_logs = access_log_bucket(
+        scope,
+        "DataAccessLogs",
+        source=f"{what}'s server access logs",
+        expiration=Duration.days(365),
+        removal_policy=removal_policy,
+        server_access_logs=True,
+    )
+    bucket = s3.Bucket(
+        scope,
+        "Data",
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=versioned or None,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix="data/",
+        lifecycle_rules=list(lifecycle_rules),
+        removal_policy=removal_policy,
+    )
+    enable_event_bridge(bucket)
+    return bucket, access_logs
+
+
+def enable_event_bridge(bucket: s3.Bucket) -> None:
+    """Send `bucket`'s events to EventBridge through the bucket's own CloudFormation property
+    (`event_bridge_enabled=True` would add a custom-resource Lambda function to do the same)."""
+    cfn = bucket.node.default_child
+    assert isinstance(cfn, s3.CfnBucket)
+    cfn.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
 
 
 def log_load_balancer_access(load_balancer: elbv2.ApplicationLoadBalancer, bucket: s3.IBucket, prefix: str) -> None:
@@ -137,4 +188,4 @@ def _region_in(regions: list[str]) -> ICfnConditionExpression:
     return terms[0]
 
 
-__all__ = ["access_log_bucket", "log_load_balancer_access"]
+__all__ = ["access_log_bucket", "enable_event_bridge", "encrypted_data_bucket", "log_load_balancer_access"]

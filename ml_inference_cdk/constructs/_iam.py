@@ -48,6 +48,16 @@ WILDCARD_ACTIONS: Mapping[str, tuple[frozenset[str], str]] = {
         "actions, which have no resource-level permissions; the log group is named in the "
         "state machine's logging configuration.",
     ),
+    "Metrics": (
+        frozenset({"cloudwatch:PutMetricData"}),
+        "cloudwatch:PutMetricData has no resource-level permissions; a cloudwatch:namespace "
+        "condition on the statement bounds where it writes.",
+    ),
+    "ModelRegistryList": (
+        frozenset({"sagemaker:ListModelPackages"}),
+        "sagemaker:ListModelPackages has no resource-level permissions; it lists package names and "
+        "status (no data), and reading or creating a package is granted on the group's packages only.",
+    ),
     "Tracing": (
         frozenset(
             {"xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"}

@@ -21,14 +21,15 @@ from .lambda_stack import LambdaStack
 from .network_stack import NetworkStack
 from .observability_stack import ObservabilityStack
 from .sagemaker_stack import SageMakerStack
+from .training_stack import TrainingStack
 
 STACK_PREFIX = "MlInference"
 
 
 def add_stacks(scope: Construct, config: StageConfig, *, env: Optional[Environment] = None) -> dict[str, Stack]:
-    """Add the stacks of `config`'s stage (its targets, the network they run in, and the
-    observability stack that watches them) to `scope`, tagged. Keys are the target names
-    ("Network", "Lambda", ..., "Observability").
+    """Add the stacks of `config`'s stage (its targets, the network they run in, the
+    observability stack that watches them, and the Training stack) to `scope`, tagged. Keys are
+    the target names ("Network", "Lambda", ..., "Observability", "Training").
 
     Stack ids are the same in every stage (`cdk deploy MlInference-Lambda`); the CloudFormation
     stack names carry the stage, so stages can share an account. `env`: the stacks' environment;
@@ -58,6 +59,10 @@ def add_stacks(scope: Construct, config: StageConfig, *, env: Optional[Environme
         add("SageMaker", SageMakerStack, "SageMaker endpoint and batch transform", network=network)
     if "Eks" in config.targets:
         add("Eks", EksStack, "EKS Auto Mode target", network=network)
+    if config.training:
+        sagemaker = stacks.get("SageMaker")
+        endpoint = sagemaker.inference if isinstance(sagemaker, SageMakerStack) else None
+        add("Training", TrainingStack, "model training, registry and roll-out", endpoint=endpoint)
     targets = {target: stacks[target].inference for target in config.targets}  # type: ignore[attr-defined]
     add("Observability", ObservabilityStack, "dashboard, roll-up alarms and budget", targets=targets)
     for stack in stacks.values():
@@ -81,6 +86,7 @@ __all__ = [
     "ObservabilityStack",
     "STACK_PREFIX",
     "SageMakerStack",
+    "TrainingStack",
     "add_stacks",
     "build_app",
 ]

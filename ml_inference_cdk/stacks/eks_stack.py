@@ -24,7 +24,7 @@ class EksStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         #: The inference image.
-        self.image = ModelImage(self, "Image")
+        self.image = ModelImage(self, "Image", model_directory=config.model_directory)
         admins = [
             iam.Role.from_role_arn(self, f"Admin{index}", arn, mutable=False)
             for index, arn in enumerate(config.eks_admin_role_arns)

@@ -26,7 +26,7 @@ class FargateStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         #: The inference image.
-        self.image = ModelImage(self, "Image")
+        self.image = ModelImage(self, "Image", model_directory=config.model_directory)
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", config.certificate_arn)
             if config.certificate_arn

@@ -29,7 +29,7 @@ class LambdaStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         #: The inference image.
-        self.image = ModelImage(self, "Image")
+        self.image = ModelImage(self, "Image", model_directory=config.model_directory)
         #: The function and its endpoint.
         self.inference = LambdaInference(
             self,

@@ -34,7 +34,7 @@ class SageMakerStack(Stack):
         mode = EndpointMode(config.sagemaker_mode)
         capacity = _capacity(config, mode)
         #: The inference image.
-        self.image = ModelImage(self, "Image")
+        self.image = ModelImage(self, "Image", model_directory=config.model_directory)
         #: The endpoint.
         self.inference = SageMakerEndpoint(
             self,

@@ -32,7 +32,7 @@ def test_the_consumer_example_synthesizes_from_the_wheel_with_nag(tmp_path):
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
-    for folder in ("ml_inference_cdk", "ml_inference_cli", "inference"):
+    for folder in ("ml_inference_cdk", "ml_inference_cli", "inference", "training"):
         shutil.copytree(REPO / folder, source / folder, ignore=ignore)
     dist = tmp_path / "dist"
     build = subprocess.run(
@@ -76,19 +76,23 @@ def test_the_consumer_example_synthesizes_from_the_wheel_with_nag(tmp_path):
         types = {r["Type"] for r in resources}
         # Every construct, subclassed, in both kinds of stack; cdk-nag passed (synth would fail).
         assert {"AWS::Lambda::Function", "AWS::ECS::Service", "AWS::EKS::Cluster", "AWS::SageMaker::Endpoint",
-                "AWS::StepFunctions::StateMachine", "AWS::ElasticLoadBalancingV2::LoadBalancer"} <= types, name
+                "AWS::StepFunctions::StateMachine", "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                "AWS::SageMaker::ModelPackageGroup"} <= types, name
         [function] = [r for r in resources if r["Type"] == "AWS::Lambda::Function"
                       and r["Properties"].get("Environment", {}).get("Variables", {}).get("TEAM") == "search"]
         assert function["Properties"]["MemorySize"] == 4096
         [service] = [r for r in resources if r["Type"] == "AWS::ECS::Service"]
         assert service["Properties"]["DesiredCount"] == 2
-        assert {"LambdaUrl", "FargateUrl", "EksIngressCommand", "SageMakerEndpointName"} <= set(templates[name]["Outputs"])
+        assert {"LambdaUrl", "FargateUrl", "EksIngressCommand", "SageMakerEndpointName",
+                "TrainingBucket"} <= set(templates[name]["Outputs"])
     # ALB log delivery: chosen per region at deploy time without a region, the CDK's own with one.
     assert "ElbAccessLogAccounts" in templates["TeamDev"].get("Mappings", {})
     assert "ElbAccessLogAccounts" not in templates["TeamProd"].get("Mappings", {})
     # The staged asset holds the packaged Dockerfile and app.
     staged = [p for p in out.glob("asset.*") if (p / "Dockerfile").exists()]
-    assert staged and (staged[0] / "app" / "main.py").exists()
+    assert [p for p in staged if (p / "app" / "main.py").exists()]
+    # And the training image's, from the wheel's _training: train.py and its modules.
+    assert [p for p in staged if (p / "train.py").exists() and (p / "train_data.py").exists()]
 
 
 def test_package_root_exports_every_construct():

@@ -440,7 +440,10 @@ def test_grant_invoke_async(async_endpoint):
 
 def test_batch_transform_state_machine(async_endpoint):
     template, endpoint = async_endpoint
-    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    # The transform, and the Express state machine new uploads start it through.
+    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+    assert sorted(m["Properties"].get("StateMachineType", "STANDARD") for m in machines.values()) == ["EXPRESS", "STANDARD"]
+    (machine,) = (m for m in machines.values() if "StateMachineType" not in m["Properties"])
     props = machine["Properties"]
     definition = json.dumps(props["DefinitionString"])
     for expected in (

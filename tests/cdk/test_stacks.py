@@ -228,10 +228,12 @@ def test_a_stage_deploys_only_its_targets(tmp_path):
 
     app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
     lambda_only = dataclasses.replace(get_stage_config("dev"), targets=("Lambda",))
-    assert set(add_stacks(app, lambda_only)) == {"Lambda", "Observability"}
+    assert set(add_stacks(app, lambda_only)) == {"Lambda", "Observability", "Training"}
     app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
     two = dataclasses.replace(get_stage_config("dev"), targets=("Lambda", "Fargate"))
-    assert set(add_stacks(app, two)) == {"Network", "Lambda", "Fargate", "Observability"}
+    assert set(add_stacks(app, two)) == {"Network", "Lambda", "Fargate", "Observability", "Training"}
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    assert set(add_stacks(app, dataclasses.replace(lambda_only, training=False))) == {"Lambda", "Observability"}
 
 
 def test_the_pipeline_stage_holds_the_same_stacks(synthesized, tmp_path):
@@ -247,7 +249,7 @@ def test_the_pipeline_stage_holds_the_same_stacks(synthesized, tmp_path):
     app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
     stage = MlInferenceStage(app, "Dev", config=get_stage_config("dev"))
     assembly = stage.synth()
-    assert set(stage.stacks) == {"Network", "Lambda", "Fargate", "SageMaker", "Eks", "Observability"}
+    assert set(stage.stacks) == {"Network", "Lambda", "Fargate", "SageMaker", "Eks", "Observability", "Training"}
     for target, stack in stage.stacks.items():
         stack_id = f"MlInference-{target}"
         assert stack.stack_name == f"{stack_id}-dev"

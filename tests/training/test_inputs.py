@@ -146,7 +146,9 @@ def test_fails_on_unknown_sagemaker_hyperparameters(tmp_path, capsys, run_train)
 
 def test_runs_as_a_standalone_script_and_exits_2_without_a_traceback(tmp_path):
     """SageMaker runs `python train.py ...` from a copy of training/: no imports from this repo."""
-    script = shutil.copy(REPO / "training" / "train.py", tmp_path / "train.py")
+    for module in ("train.py", "train_args.py", "train_data.py"):
+        shutil.copy(REPO / "training" / module, tmp_path / module)
+    script = tmp_path / "train.py"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")} | {"PYTHONPATH": ""}
     result = subprocess.run([sys.executable, script, "--train", str(tmp_path / "missing"),
                              "--model_dir", str(tmp_path / "model")],
@@ -181,6 +183,29 @@ def test_reads_the_sagemaker_environment_and_hyperparameters(tmp_path):
     assert (args.epochs, args.learning_rate, args.model_name_or_path) == (3.0, 5e-05, "org/base")
     data = load_data(args)
     assert (len(data.train), len(data.eval)) == (4, 1)
+
+
+def test_the_eval_channel_wins_over_the_test_channel(tmp_path):
+    environ = _channels(tmp_path) | {"SM_CHANNEL_EVAL": str(tmp_path / "eval")}
+    args = parse_args([], environ, tmp_path / "absent.json")
+    assert args.eval_file == str(tmp_path / "eval")
+
+
+def test_fails_on_export_onnx_without_the_inference_package(tmp_path, capsys, run_train, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_inference(name, *args, **kwargs):
+        if name.startswith("inference"):
+            raise ImportError("No module named 'inference'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_inference)
+    with pytest.raises(SystemExit) as excinfo:
+        run_train(["--train-file", str(write_csv(tmp_path / "train.csv", GOOD_ROWS)), "--output-dir",
+                   str(tmp_path / "m"), "--export-onnx"])
+    assert "--export-onnx needs the inference package" in _error(capsys, excinfo)
 
 
 def test_the_command_line_wins_over_sm_hps(tmp_path):

@@ -73,8 +73,9 @@ def test_runs_unchanged_as_a_sagemaker_training_job(smoke, tmp_path):
         "SM_MODEL_DIR": str(tmp_path / "model"),
         "SM_OUTPUT_DATA_DIR": str(tmp_path / "output"),
     }
+    # What TrainingPipeline passes: train.py also exports model.onnx beside the weights.
     hyperparameters = {"model_name_or_path": str(smoke.model_dir.parent / "base-model"), "max_steps": 3,
-                       "batch_size": 8, "max_length": 32, "device": "cpu"}
+                       "batch_size": 8, "max_length": 32, "device": "cpu", "export_onnx": True}
     environ["SM_HPS"] = json.dumps(hyperparameters)
     argv = [item for key, value in hyperparameters.items() for item in (f"--{key}", str(value))]
 
@@ -85,6 +86,36 @@ def test_runs_unchanged_as_a_sagemaker_training_job(smoke, tmp_path):
     model_dir = tmp_path / "model"
     assert not (model_dir / "metrics.json").exists()
     assert TransformersClassifier(model_dir, num_threads=1).predict([SMOKE_TEXT])[0].label in ("NEGATIVE", "POSITIVE")
+    # One directory for both: SageMaker's server image serves model.onnx; ModelImage bakes the weights.
+    from inference.app.backends import detect_backend
+    from inference.app.backends.onnx import OnnxClassifier
+
+    assert {"model.onnx", "onnx_export.json", "model.safetensors", "config.json"} <= {p.name for p in model_dir.iterdir()}
+    assert detect_backend(model_dir) == "onnx"
+    onnx_label = OnnxClassifier(model_dir).predict([SMOKE_TEXT])[0].label
+    assert onnx_label == TransformersClassifier(model_dir, num_threads=1).predict([SMOKE_TEXT])[0].label
+
+
+def test_a_restarted_job_resumes_from_its_checkpoint(smoke, tmp_path, capsys):
+    """A Spot interruption restarts the job with /opt/ml/checkpoints restored: it resumes there."""
+    train_file, eval_file = write_dataset(tmp_path / "data", train_rows=32, eval_rows=8)
+    checkpoints = tmp_path / "checkpoints"
+    base = str(smoke.model_dir.parent / "base-model")
+
+    def job(steps: int, out: str) -> dict:
+        return train_main(["--model-name-or-path", base, "--train-file", str(train_file), "--eval-file", str(eval_file),
+                           "--output-dir", str(tmp_path / out), "--max-steps", str(steps), "--batch-size", "8",
+                           "--max-length", "32", "--device", "cpu", "--checkpoint-dir", str(checkpoints),
+                           "--save-steps", "2"], environ={}, hyperparameters_file=tmp_path / "absent.json")
+
+    job(4, "interrupted")
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-4"]
+    capsys.readouterr()
+    metrics = job(6, "model")
+    assert "resuming from " + str(checkpoints / "checkpoint-4") in capsys.readouterr().out
+    assert metrics["train_steps"] == 6
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-6"]
+    assert not any(p.name.startswith("checkpoint") for p in (tmp_path / "model").iterdir())
 
 
 def test_the_image_build_exports_it_to_onnx_and_serves_it(smoke, tmp_path):

@@ -8,16 +8,20 @@ from typing import Optional
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .._checks import iam5_resource_finding
 from .._iam import WildcardSplittingRole, acknowledge_grant
+from .._workflows import DeduplicatedStart, failed_executions_alarm
 from .capacity import INSTANCE_TYPE, has_instance_storage
 from .storage import grant_prefix
 
@@ -26,6 +30,10 @@ BATCH_CONTENT_TYPE = "text/plain"
 #: SageMaker's longest job name, and the length of the per-run part after the prefix (an MD5).
 _MAX_JOB_NAME = 63
 _RUN_ID_LENGTH = 32
+#: An uploaded object's execution name: the same upload (bucket, key, S3's sequencer) always hashes
+#: alike, so a duplicate event starts nothing (36 characters).
+UPLOAD_RUN_NAME = ("States.Format('new-{}', States.Hash(States.Format('{}/{}/{}', $.detail.bucket.name, "
+                   "$.detail.object.key, $.detail.object.sequencer), 'MD5'))")
 
 
 class BatchTransform(Construct):
@@ -35,7 +43,9 @@ class BatchTransform(Construct):
     Each input line is one text (`text/plain`, split by line, one record per request); each
     output line is the service's JSON answer for the line at the same position. The job's
     volume and output are encrypted with `encryption_key`; the state machine logs every event
-    and is traced with X-Ray. Start it with `aws stepfunctions start-execution`.
+    and is traced with X-Ray. Start it with `aws stepfunctions start-execution` (the whole
+    prefix), or with `start_on_upload` every new object under the prefix starts a run over that
+    object, once per upload (the bucket must send its events to EventBridge).
     `SageMakerEndpoint.add_batch_transform()` builds one for an endpoint's model.
 
     Every job is named `<job_name_prefix>-<MD5 of the execution's id>`; the prefix comes from the
@@ -60,6 +70,8 @@ class BatchTransform(Construct):
         timeout: Optional[Duration] = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        start_on_upload: bool = False,
+        alarm_topic: Optional[sns.ITopic] = None,
     ) -> None:
         """
         :param model_name: the SageMaker model the jobs run (`SageMakerEndpoint.model.attr_model_name`).
@@ -76,6 +88,10 @@ class BatchTransform(Construct):
         :param timeout: the longest a run may take. Default: 6 hours.
         :param log_retention: how long the state machine's logs are kept. Default: two weeks.
         :param removal_policy: what `cdk destroy` does with the log group. Default: RETAIN.
+        :param start_on_upload: each object created under `input_prefix` starts a run over that
+            object (S3 → EventBridge → `DeduplicatedStart`: a duplicate event starts nothing).
+            The bucket must have EventBridge notifications on. Default: False.
+        :param alarm_topic: an alarm on failed or timed-out runs notifies this topic. Default: no alarm.
         """
         super().__init__(scope, construct_id)
         if not INSTANCE_TYPE.match(instance_type):
@@ -112,7 +128,7 @@ class BatchTransform(Construct):
             transform_input=tasks.TransformInput(
                 transform_data_source=tasks.TransformDataSource(
                     s3_data_source=tasks.TransformS3DataSource(
-                        s3_uri=self.input_uri, s3_data_type=tasks.S3DataType.S3_PREFIX
+                        s3_uri=sfn.JsonPath.string_at("$.batch.input_uri"), s3_data_type=tasks.S3DataType.S3_PREFIX
                     )
                 ),
                 content_type=BATCH_CONTENT_TYPE,
@@ -149,7 +165,9 @@ class BatchTransform(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(transform),
+            definition_body=sfn.DefinitionBody.from_chainable(
+                self._which_input(bucket, input_prefix).afterwards().next(transform)
+            ),
             timeout=timeout or Duration.hours(6),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
@@ -161,6 +179,36 @@ class BatchTransform(Construct):
             "Each run names its job after its execution (a hash, unknown at deploy time) behind this state "
             "machine's own prefix.",
         )
+        #: Starts a run once per uploaded object (with `start_on_upload`); else None.
+        self.upload_start: Optional[DeduplicatedStart] = None
+        #: The rule on objects created under `input_prefix` (with `start_on_upload`); else None.
+        self.upload_rule: Optional[events.Rule] = None
+        if start_on_upload:
+            self.upload_start = DeduplicatedStart(
+                self, "UploadStart", target=self.state_machine, name=UPLOAD_RUN_NAME,
+                target_input={"detail.$": "$.detail"}, log_retention=log_retention, removal_policy=removal_policy,
+                alarm_topic=alarm_topic)
+            self.upload_rule = events.Rule(
+                self, "OnUpload", description="A new batch input file starts a transform of it",
+                event_pattern=events.EventPattern(
+                    source=["aws.s3"], detail_type=["Object Created"],
+                    detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [{"prefix": input_prefix}]}}),
+                targets=[targets.SfnStateMachine(self.upload_start.state_machine)])
+        #: The alarm on failed or timed-out runs (with `alarm_topic`); else None.
+        self.failed_alarm = (failed_executions_alarm(self, self.state_machine, alarm_topic, what="the batch transform")
+                             if alarm_topic is not None else None)
+
+    def _which_input(self, bucket: s3.IBucket, input_prefix: str) -> sfn.Choice:
+        """An upload event's object, or (started by hand) the whole input prefix, as $.batch.input_uri."""
+        one = sfn.Pass(self, "UploadedObject", comment="Started by an upload: transform that object",
+                       parameters={"input_uri": sfn.JsonPath.format(f"s3://{bucket.bucket_name}/{{}}",
+                                                                    sfn.JsonPath.string_at("$.detail.object.key"))},
+                       result_path="$.batch")
+        every = sfn.Pass(self, "WholePrefix", comment="Started by hand: transform every input file",
+                         parameters={"input_uri": self.input_uri}, result_path="$.batch")
+        return (sfn.Choice(self, "WhichInput")
+                .when(sfn.Condition.is_present("$.detail.object.key"), one)
+                .otherwise(every))
 
 
 def transform_job_prefix(scope: Construct) -> str:
@@ -224,4 +272,4 @@ def _grant_job_logs(role: iam.IRole, prefix: str) -> None:
     )
 
 
-__all__ = ["BATCH_CONTENT_TYPE", "BatchTransform", "transform_job_prefix"]
+__all__ = ["BATCH_CONTENT_TYPE", "BatchTransform", "UPLOAD_RUN_NAME", "transform_job_prefix"]

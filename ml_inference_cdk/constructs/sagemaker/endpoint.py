@@ -318,11 +318,13 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
         instance_count: int = 1,
         max_concurrent_transforms: int = 2,
         timeout: Optional[Duration] = None,
+        start_on_upload: bool = True,
     ) -> BatchTransform:
         """A Step Functions state machine that runs a batch transform with this endpoint's model
         over `s3://<data bucket>/batch-input/` (one text per line) into
-        `batch-output/<execution name>/`, creating the data bucket if there is none yet. See
-        `BatchTransform`."""
+        `batch-output/<execution name>/`, creating the data bucket if there is none yet. Each
+        new file under batch-input/ starts a run over it (`start_on_upload`, default True); failed
+        runs raise an alarm to the endpoint's topic. See `BatchTransform`."""
         if self.data_bucket is None:
             self.data_bucket, self.data_access_log_bucket = self._new_data_bucket()
         return BatchTransform(
@@ -338,6 +340,8 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
             timeout=timeout,
             log_retention=self._log_retention,
             removal_policy=self._removal_policy,
+            start_on_upload=start_on_upload,
+            alarm_topic=self.topic,
         )
 
     # -- building blocks -------------------------------------------------------------------

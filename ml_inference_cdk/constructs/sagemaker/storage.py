@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from .._buckets import access_log_bucket
+from .._buckets import encrypted_data_bucket
 from .._checks import iam5_resource_finding, skip_checkov
 from .._iam import acknowledge_grant
 
@@ -21,25 +21,11 @@ def new_data_bucket(
 ) -> tuple[s3.Bucket, s3.Bucket]:
     """The data bucket (async inputs and answers, data capture, batch transform; KMS-encrypted,
     TLS only, access-logged) and the bucket its server access logs go to."""
-    access_logs = access_log_bucket(
+    # EventBridge notifications: batch inputs start transforms (BatchTransform(start_on_upload=True)).
+    bucket, access_logs = encrypted_data_bucket(
         scope,
-        "DataAccessLogs",
-        source="the data bucket's server access logs",
-        expiration=Duration.days(365),
-        removal_policy=removal_policy,
-        server_access_logs=True,
-    )
-    bucket = s3.Bucket(
-        scope,
-        "Data",
-        encryption=s3.BucketEncryption.KMS,
-        encryption_key=key,
-        bucket_key_enabled=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        server_access_logs_bucket=access_logs,
-        server_access_logs_prefix="data/",
+        key=key,
+        what="the data bucket",
         lifecycle_rules=[s3.LifecycleRule(prefix=prefix, expiration=expiration) for prefix in EXPIRING_PREFIXES],
         removal_policy=removal_policy,
     )
