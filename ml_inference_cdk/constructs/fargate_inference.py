@@ -50,8 +50,9 @@ class FargateInference(Construct):
     then redirects to it), on plain HTTP otherwise; it drops invalid headers and writes
     access logs to an encrypted bucket that expires them. The service scales between
     `min_tasks` and `max_tasks` on CPU and on requests per target, rolls back failed
-    deployments (circuit breaker), and raises alarms on 5xx, p99 latency, unhealthy hosts
-    and fewer running tasks than the minimum.
+    deployments (circuit breaker; with `rollback_on_alarms`, also when its 5xx or latency alarm
+    fires), and raises alarms on 5xx, p99 latency, unhealthy hosts and fewer running tasks than
+    the minimum.
 
     Minimal use::
 
@@ -89,6 +90,7 @@ class FargateInference(Construct):
         alarm_topic: Optional[sns.ITopic] = None,
         http_5xx_alarm_threshold: int = 5,
         p99_latency_alarm_threshold: Optional[Duration] = None,
+        rollback_on_alarms: bool = False,
     ) -> None:
         """
         :param image: the ModelImage to run (its `server` target).
@@ -129,6 +131,9 @@ class FargateInference(Construct):
             the alarm. Default: 5.
         :param p99_latency_alarm_threshold: p99 target response time that raises the alarm.
             Default: 1 second.
+        :param rollback_on_alarms: roll a deployment back when the 5xx or the p99 latency alarm
+            fires during it (ECS deployment alarms); the circuit breaker still catches tasks that
+            never get healthy. Default: false (the circuit breaker only).
         """
         super().__init__(scope, construct_id)
         _check_props(
@@ -255,6 +260,12 @@ class FargateInference(Construct):
         self.topic: sns.ITopic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
         #: The alarms by name: http_5xx, p99_latency, unhealthy_hosts, running_tasks.
         self.alarms = self._create_alarms(http_5xx_alarm_threshold, p99_latency_alarm_threshold or Duration.seconds(1))
+        if rollback_on_alarms:
+            # Both alarms watch the load balancer and target group, never the service: no cycle.
+            self.service.enable_deployment_alarms(
+                [self.alarms["http_5xx"].alarm_name, self.alarms["p99_latency"].alarm_name],
+                behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+            )
 
     def metric(self, metric_name: str, **options: Any) -> cloudwatch.Metric:
         """Any AWS/ECS metric of the service (e.g. "CPUUtilization")."""

@@ -40,6 +40,7 @@ class EksStack(Stack):
             gpu_count=config.eks_gpu_count,
             removal_policy=config.removal_policy,
         )
+        CfnOutput(self, "Url", value=self.inference.url, description="Inference endpoint, the Ingress's load balancer (POST /predict)")
         CfnOutput(self, "ClusterName", value=self.inference.cluster.cluster_name, description="The EKS cluster")
         CfnOutput(
             self,

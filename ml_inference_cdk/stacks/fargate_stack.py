@@ -38,6 +38,7 @@ class FargateStack(Stack):
             removal_policy=config.removal_policy,
             http_5xx_alarm_threshold=config.alarm_http_5xx_count,
             p99_latency_alarm_threshold=Duration.millis(config.alarm_p99_latency_ms),
+            rollback_on_alarms=config.fargate_rollback_on_alarms,
         )
         CfnOutput(self, "Url", value=self.inference.url, description="Inference endpoint (POST /predict)")
         CfnOutput(self, "ClusterName", value=self.inference.cluster.cluster_name)

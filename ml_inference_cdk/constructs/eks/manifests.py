@@ -61,6 +61,9 @@ class WorkloadSpec:
     max_unavailable: int = 1
     tmp_size_mib: int = 1024
     termination_grace_seconds: int = 30
+    #: A rollout that makes no progress for this long is marked failed (Progressing=False); the
+    #: old pods keep serving (maxUnavailable 0) and the pipeline's smoke test stops promotion.
+    progress_deadline_seconds: int = 600
 
     @property
     def labels(self) -> dict[str, str]:
@@ -172,6 +175,7 @@ def deployment(spec: WorkloadSpec) -> dict[str, Any]:
         "spec": {
             "selector": {"matchLabels": spec.selector},
             "revisionHistoryLimit": 5,
+            "progressDeadlineSeconds": spec.progress_deadline_seconds,
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
             "template": {"metadata": {"labels": spec.labels}, "spec": pod_spec},
         },
