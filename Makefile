@@ -18,17 +18,25 @@ export BC_SKIP_MAPPING := TRUE
 .PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench
 
 help:
-	@echo "make synth [STAGE=dev|staging|prod]   set up, then synthesize every stack of STAGE into cdk.out"
-	@echo "make synth-pipeline                   synthesize MlInference-Pipeline (dev, staging, prod) into cdk.out.pipeline"
-	@echo "make test                             set up, then run the whole test suite"
-	@echo "make diff [STAGE=...]                 cdk diff against the deployed stacks (needs AWS credentials)"
-	@echo "make deploy STACK=MlInference-Lambda  deploy one stack (needs AWS credentials, a bootstrapped account, Docker)"
-	@echo "make serve [MODEL_DIR=...]            run the inference service locally on port 8080"
-	@echo "make bench                            serving benchmark (PyTorch vs ONNX + batching), writes bench/results.json"
-	@echo "make train-smoke | make train TRAIN_ARGS=...   fine-tune (training/README.md)"
-	@echo "make cost|recommend COST_ARGS=...     cost and capacity model (docs/cost-model.md)"
-	@echo "make loadtest URL=... | STACK=... STAGE=...    Locust load test of a deployed stack"
-	@echo "make smoke URL=... | STACK=... STAGE=...       smoke test a running service or a deployed stack (exit 1 on failure)"
+	@echo "Set up and check (no AWS account needed):"
+	@echo "  make setup                            create .venv (the project installed, ml-inference on its PATH) and the pinned CDK CLI"
+	@echo "  make synth [STAGE=dev|staging|prod]   set up, then synthesize every stack of STAGE into cdk.out"
+	@echo "  make synth-pipeline                   synthesize MlInference-Pipeline (dev, staging, prod) into cdk.out.pipeline"
+	@echo "  make test                             set up, then run the whole test suite"
+	@echo "  make lint-templates | make checkov    cfn-lint / checkov on cdk.out"
+	@echo "  make serve [MODEL_DIR=...]            run the inference service locally on port 8080"
+	@echo "  make clean                            remove cdk.out, build/ and other outputs"
+	@echo "In an AWS account (docs/deploying.md):"
+	@echo "  make diff [STAGE=...]                 cdk diff against the deployed stacks"
+	@echo "  make deploy STACK=MlInference-Lambda [STAGE=...]   deploy one stack (a bootstrapped account, Docker)"
+	@echo "  make destroy STACK=... [STAGE=...]    delete one stack (retained resources stay: docs/deploying.md)"
+	@echo "  make loadtest URL=... | STACK=... STAGE=...        Locust load test of a deployed stack"
+	@echo "  make smoke URL=... | STACK=... STAGE=...           smoke test a running service or a deployed stack (exit 1 on failure)"
+	@echo "Models and numbers:"
+	@echo "  make train-smoke | make train TRAIN_ARGS=...       fine-tune (training/README.md)"
+	@echo "  make cost|recommend COST_ARGS=... [BENCH_FILE=...] cost and capacity model (docs/cost-model.md)"
+	@echo "  make cost-plot [REFRESH=1]            draw the cost charts into build/img (REFRESH=1: docs/img)"
+	@echo "  make bench [REFRESH=1]                serving benchmark into build/bench (REFRESH=1: bench/results.json)"
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -56,6 +64,7 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 synth: setup
 	$(CDK) synth --quiet -c stage=$(STAGE)
 	@echo "synthesized stage $(STAGE) into cdk.out"
+	@$(PY) -m ml_inference_cdk.costs --stage $(STAGE)
 
 # The delivery pipeline and, inside it, every stage's stacks (README "Delivery pipeline"); no credentials.
 PIPELINE_OUT := cdk.out.pipeline
@@ -98,21 +107,25 @@ train: $(VENV)/.installed
 	$(PY) training/train.py $(TRAIN_ARGS)
 
 # Decision support (docs/cost-model.md, docs/load-testing.md).
-# make cost COST_ARGS="--requests-per-day 50000 --shape business-hours"; uses bench/results.json when it exists.
-BENCH_FILE ?= bench/results.json
+# make cost COST_ARGS="--requests-per-day 50000 --shape business-hours" [BENCH_FILE=bench/results.json]:
+# the model's default timings unless BENCH_FILE names `make bench` measurements (the output says which).
+BENCH_FILE ?=
 COST_ARGS ?=
-COST_BENCH = $(if $(wildcard $(BENCH_FILE)),--bench $(BENCH_FILE),)
+COST_BENCH = $(if $(BENCH_FILE),--bench $(BENCH_FILE),)
 cost: $(VENV)/.installed
 	$(VENV)/bin/ml-inference cost $(COST_BENCH) $(COST_ARGS)
 
 recommend: $(VENV)/.installed
 	$(VENV)/bin/ml-inference recommend $(COST_BENCH) $(COST_ARGS)
 
-# Redraw the charts in docs/img (README "Choosing a target").
+# Draw the charts into build/img; REFRESH=1 redraws the committed ones in docs/img (README
+# "Choosing a target": drawn with the model's default timings, like the README's figures).
+PLOT_DIR = $(if $(REFRESH),docs/img,build/img)
 cost-plot: $(VENV)/.installed
-	$(VENV)/bin/ml-inference cost $(COST_BENCH) --plot docs/img/cost-vs-traffic.png $(COST_ARGS)
+	mkdir -p $(PLOT_DIR)
+	$(VENV)/bin/ml-inference cost $(if $(REFRESH),,$(COST_BENCH)) --plot $(PLOT_DIR)/cost-vs-traffic.png $(if $(REFRESH),,$(COST_ARGS))
 	$(VENV)/bin/ml-inference cost --published --targets lambda,fargate,eks,sagemaker-realtime,sagemaker-serverless \
-	  --plot docs/img/cost-vs-traffic-published.png
+	  --plot $(PLOT_DIR)/cost-vs-traffic-published.png
 
 # make loadtest URL=http://... USERS=10 DURATION=5m, or STACK=MlInference-Fargate STAGE=prod (reads the stack's Url output).
 USERS ?= 10
@@ -126,10 +139,13 @@ loadtest: $(VENV)/.installed
 
 # Serving benchmark (docs/benchmarks.md): full-size random-weight DistilBERT built offline, the
 # real server on loopback, per-request PyTorch vs ONNX Runtime + dynamic batching; ~5 min on 2
-# CPUs. Writes bench/results.json (the cost model reads it). BENCH_ARGS="--duration 60 ..."
+# CPUs. Writes build/bench/results.json (REFRESH=1: the committed bench/results.json, which the
+# README's figures come from); pass it to `make cost BENCH_FILE=...`. BENCH_ARGS="--duration 60 ..."
 BENCH_ARGS ?=
+BENCH_OUT = $(if $(REFRESH),bench/results.json,build/bench/results.json)
 bench: $(VENV)/.installed
-	$(PY) -m bench.serve_bench --out $(or $(BENCH_FILE),bench/results.json) $(BENCH_ARGS)
+	mkdir -p $(dir $(BENCH_OUT))
+	$(PY) -m bench.serve_bench --out $(BENCH_OUT) $(BENCH_ARGS)
 
 # make smoke URL=http://127.0.0.1:8080, or STACK=MlInference-Fargate STAGE=dev: what the pipeline runs after each deploy.
 SMOKE_ARGS ?=

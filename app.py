@@ -7,12 +7,17 @@ The only place that reads context; everything else takes a StageConfig or the Pi
 """
 
 import dataclasses
+import os
 import sys
 
-from aws_cdk import App
+# What `make` exports: jsii prints a multi-line end-of-life banner on Node 20 for every app run.
+# Set before aws_cdk starts jsii's Node process, so direct `npx cdk` runs are as quiet.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from ml_inference_cdk.config import PIPELINE, get_stage_config
-from ml_inference_cdk.stacks import build_app
+from aws_cdk import App  # noqa: E402
+
+from ml_inference_cdk.config import PIPELINE, get_stage_config  # noqa: E402
+from ml_inference_cdk.stacks import build_app  # noqa: E402
 
 
 def _switch(value: object) -> bool:

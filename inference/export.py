@@ -35,7 +35,7 @@ import numpy as np
 
 # The service's own modules: the check runs the export exactly as the server will.
 from inference.app.model_info import MODEL_INFO_FILE, read_model_info
-from inference.app.onnx_backend import EXPORT_INFO_FILE, ONNX_MODEL_FILE
+from inference.app.backends.onnx import EXPORT_INFO_FILE, ONNX_MODEL_FILE
 
 #: Model types whose attention the onnxruntime.transformers "bert" optimizer fuses.
 BERT_LIKE = {"bert", "distilbert", "roberta", "xlm-roberta", "camembert", "electra", "mpnet", "deberta-v2"}
@@ -61,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", type=Path, help="Hugging Face model directory (save_pretrained output)")
     parser.add_argument("out_dir", type=Path, help="where to write the ONNX model directory")
-    parser.add_argument("--int8", action="store_true", help="dynamic int8 quantization: ~3x faster on CPU, "
+    parser.add_argument("--int8", action="store_true", help="dynamic int8 quantization: about 2.3x the throughput "
+                        "on CPU, "
                         "slightly different probabilities (see the argmax agreement it reports)")
     parser.add_argument("--precision", choices=("fp32", "int8"), default=None,
                         help="fp32 (default) or int8; --precision int8 is --int8 (the Dockerfile's PRECISION build arg)")
@@ -203,8 +204,8 @@ def compare_with_pytorch(model, out_dir: Path, *, samples: int = 64, seed: int =
     PyTorch and through the exported model as the service loads it; compare the logits."""
     import torch
 
-    from inference.app.classifier import softmax
-    from inference.app.onnx_backend import OnnxClassifier
+    from inference.app.backends.base import softmax
+    from inference.app.backends.onnx import OnnxClassifier
 
     served = OnnxClassifier(out_dir, num_threads=0)
     encoder = served.encoder

@@ -20,6 +20,21 @@ PROJECT = "ml-inference"
 SAGEMAKER_MODES = ("real-time", "serverless", "async")
 #: The deployment targets a stage may run (its stacks are MlInference-<target>).
 TARGETS = ("Lambda", "Fargate", "Eks", "SageMaker")
+#: Availability zones a stage pinned to an account uses, by region, so synth needs no lookup
+#: (without an account the templates ask CloudFormation with Fn::GetAZs instead). Zone names
+#: that every account has: some regions' first letters are missing in newer accounts
+#: (ap-northeast-1b, us-west-1a), so the table is checked, not derived.
+KNOWN_AVAILABILITY_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "us-east-1": ("us-east-1a", "us-east-1b", "us-east-1c"),
+        "us-east-2": ("us-east-2a", "us-east-2b", "us-east-2c"),
+        "us-west-2": ("us-west-2a", "us-west-2b", "us-west-2c"),
+        "eu-west-1": ("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+        "eu-central-1": ("eu-central-1a", "eu-central-1b", "eu-central-1c"),
+        "ap-northeast-1": ("ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"),
+        "ap-southeast-2": ("ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c"),
+    }
+)
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
@@ -45,8 +60,10 @@ class StageConfig:
     #: target that runs in it.
     targets: tuple[str, ...] = TARGETS
 
-    # Network
+    # Network. availability_zones: the zones to use when the stage pins an account (then synth
+    # cannot ask CloudFormation); default: KNOWN_AVAILABILITY_ZONES for the region.
     max_azs: int = 2
+    availability_zones: tuple[str, ...] = ()
     nat_gateways: int = 1
     flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
 
@@ -93,6 +110,23 @@ class StageConfig:
     alarm_http_5xx_count: int = 5
     alarm_p99_latency_ms: int = 1000
 
+    # Observability (issue 16): the service alarms, tracing, the stage's budget, the drift check
+    #: The share of requests answered 5xx (the service's own metrics) that raises an alarm.
+    alarm_error_rate_percent: float = 5.0
+    #: OpenTelemetry traces from Fargate and EKS to X-Ray (a collector sidecar); Lambda always traces.
+    tracing: bool = False
+    #: The stage's monthly AWS Budget (USD) over the costs tagged project=ml-inference, stage=<name>.
+    monthly_budget_usd: float = 400.0
+    #: The model's labels; the drift check watches the share of each.
+    model_labels: tuple[str, ...] = ("NEGATIVE", "POSITIVE")
+    #: Each label's expected share of the predictions (percent, low-high); outside it alarms.
+    drift_label_share_percent: tuple[float, float] = (10.0, 90.0)
+    #: The mean confidence below which the drift check alarms (None: no confidence alarm).
+    drift_min_mean_confidence: Optional[float] = 0.7
+    #: Periods with fewer predictions are not judged; and the period the drift check judges.
+    drift_min_predictions: int = 50
+    drift_period_minutes: int = 60
+
     # Delivery pipeline: rollback of a bad deploy, and what the smoke steps run as
     #: Fargate rolls a deployment back when its 5xx or p99 latency alarm fires during it (ECS
     #: deployment alarms), on top of the circuit breaker that catches tasks that never get healthy.
@@ -114,12 +148,40 @@ class StageConfig:
             raise ValueError(
                 f"stage {self.name!r}: sagemaker_mode {self.sagemaker_mode!r} is not one of {', '.join(SAGEMAKER_MODES)}"
             )
+        if self.account is not None and self.needs_network:
+            zones = self.availability_zones or KNOWN_AVAILABILITY_ZONES.get(self.region, ())
+            if len(zones) < self.max_azs:
+                raise ValueError(
+                    f"stage {self.name!r} pins account {self.account} in {self.region}: name {self.max_azs} of its "
+                    "availability zones in StageConfig.availability_zones (synth cannot look them up without "
+                    "credentials), or leave the account to the credentials that deploy"
+                )
+            if any(not zone.startswith(self.region) for zone in zones):
+                raise ValueError(f"stage {self.name!r}: availability_zones {zones!r} are not all in {self.region}")
         if self.smoke_role_arn is not None and not _ROLE_ARN.match(self.smoke_role_arn):
             raise ValueError(
                 f"stage {self.name!r}: smoke_role_arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), "
                 f"got {self.smoke_role_arn!r}"
             )
         object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
+        self._check_observability()
+
+    def _check_observability(self) -> None:
+        if not 0 < self.alarm_error_rate_percent <= 100:
+            raise ValueError(f"stage {self.name!r}: alarm_error_rate_percent must be above 0 and at most 100")
+        if self.monthly_budget_usd <= 0:
+            raise ValueError(f"stage {self.name!r}: monthly_budget_usd must be above 0")
+        if len(set(self.model_labels)) != len(self.model_labels) or not all(self.model_labels):
+            raise ValueError(f"stage {self.name!r}: model_labels must be distinct, non-empty names")
+        low, high = self.drift_label_share_percent
+        if not 0 <= low < high <= 100:
+            raise ValueError(f"stage {self.name!r}: drift_label_share_percent must be (low, high) within 0-100")
+        if self.drift_min_mean_confidence is not None and not 0 < self.drift_min_mean_confidence < 1:
+            raise ValueError(f"stage {self.name!r}: drift_min_mean_confidence must be between 0 and 1")
+        if self.drift_min_predictions < 1 or not 5 <= self.drift_period_minutes <= 1440:
+            raise ValueError(
+                f"stage {self.name!r}: drift_min_predictions must be at least 1 and drift_period_minutes 5-1440"
+            )
 
     @property
     def tags(self) -> Mapping[str, str]:
@@ -132,6 +194,15 @@ class StageConfig:
         instances; Lambda and serverless SageMaker run outside any VPC)."""
         in_vpc = {"Fargate", "Eks"} | ({"SageMaker"} if self.sagemaker_mode != "serverless" else set())
         return bool(in_vpc & set(self.targets))
+
+    @property
+    def zones(self) -> Optional[tuple[str, ...]]:
+        """The availability zones the network spans, named at synth when the stage pins an account
+        (so no lookup, and no credentials, are needed); None lets CloudFormation pick them."""
+        if self.account is None:
+            return None
+        zones = self.availability_zones or KNOWN_AVAILABILITY_ZONES.get(self.region, ())
+        return zones[: self.max_azs]
 
     def with_environment(self, *, account: Optional[str], region: Optional[str]) -> "StageConfig":
         """This stage with its account and/or region replaced (None keeps what it has)."""
@@ -156,6 +227,8 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             log_retention=logs.RetentionDays.ONE_WEEK,
             flow_log_retention=logs.RetentionDays.ONE_WEEK,
             removal_policy=RemovalPolicy.DESTROY,
+            # NAT, the EKS control plane and a Spot task: about $250 a month idle.
+            monthly_budget_usd=400.0,
         ),
         "staging": StageConfig(
             name="staging",
@@ -175,6 +248,7 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             log_retention=logs.RetentionDays.ONE_MONTH,
             flow_log_retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.RETAIN,
+            monthly_budget_usd=600.0,
             fargate_rollback_on_alarms=True,
         ),
         "prod": StageConfig(
@@ -198,6 +272,9 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             alarm_error_count=1,
             alarm_p99_duration_ms=3000,
             alarm_http_5xx_count=1,
+            alarm_error_rate_percent=1.0,
+            tracing=True,
+            monthly_budget_usd=2000.0,
             fargate_rollback_on_alarms=True,
         ),
     }
@@ -254,9 +331,9 @@ class PipelineConfig:
     cdk_cli_version: str = "2.1148.1"
     #: The cdk-assets the asset-publishing steps install (pinned: `latest` would change under you).
     cdk_assets_version: str = "4.7.3"
-    #: Smoke tests: the model's labels, the p95 bound over 20 sequential requests, and how long a
-    #: fresh deploy may take to answer (an Ingress's load balancer, a scale-from-zero endpoint).
-    smoke_labels: tuple[str, ...] = ("NEGATIVE", "POSITIVE")
+    #: Smoke tests (each stage's StageConfig.model_labels are the labels they accept): the p95
+    #: bound over 20 sequential requests, and how long a fresh deploy may take to answer (an
+    #: Ingress's load balancer, a scale-from-zero endpoint).
     smoke_p95_ms: int = 1000
     smoke_wait_seconds: int = 900
 
@@ -278,8 +355,8 @@ class PipelineConfig:
             )
         if not set(self.approval_before) <= set(self.stages):
             raise ValueError(f"pipeline approval_before {self.approval_before!r} names stages it does not deploy")
-        if len(self.smoke_labels) < 2 or self.smoke_p95_ms <= 0 or self.smoke_wait_seconds < 0:
-            raise ValueError("pipeline smoke_labels needs two labels or more, smoke_p95_ms above 0, smoke_wait_seconds 0 or more")
+        if self.smoke_p95_ms <= 0 or self.smoke_wait_seconds < 0:
+            raise ValueError("pipeline smoke_p95_ms must be above 0 and smoke_wait_seconds 0 or more")
 
     @property
     def placeholders(self) -> tuple[str, ...]:

@@ -155,6 +155,17 @@ def _inputs(args: argparse.Namespace) -> tuple[Workload, Options, tuple[str, ...
     return workload, options, targets
 
 
+def timings_source(args: argparse.Namespace) -> str:
+    """Where the per-request timings come from, said in every output: a bench file, flags or defaults."""
+    if args.latency_ms is not None:
+        return f"--latency-ms {args.latency_ms:g}"
+    if args.bench:
+        return f"measured, from {args.bench}"
+    if args.published:
+        return "the published comparison's (--published)"
+    return "the model's defaults (250 ms a request); pass --bench FILE for `make bench` measurements"
+
+
 def _round(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4)
@@ -193,6 +204,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
             "crossovers": [c.to_dict() for c in result.crossovers],
             "cheapest_by_traffic": [b.to_dict() for b in bands],
             "recommendation": result.to_dict(),
+            "timings": timings_source(args),
         }
         if args.published:
             data["published"] = {t: {"published_usd": published.PUBLISHED[t],
@@ -218,7 +230,8 @@ def _print_table(workload, options, prices, result, network, bands, args) -> Non
     print(f"{workload.requests_per_day:,.0f} requests/day, {workload.shape}: mean {workload.mean_rps:.2f} req/s, "
           f"peak {workload.peak_rps:.2f} req/s; {workload.items_per_request:g} item(s)/request, "
           f"{workload.seconds_per_request * 1000:,.0f} ms/request, p99 target {workload.p99_target_ms:,.0f} ms")
-    print(f"Prices: {prices.region} on-demand, {prices.date} ({prices.hours_per_month:g} h a month)\n")
+    print(f"Prices: {prices.region} on-demand, {prices.date} ({prices.hours_per_month:g} h a month)")
+    print(f"Timings: {timings_source(args)}\n")
     header = f"{'target':<22}{'$/month':>10}{'$/1k pred':>11}{'replicas pk/avg':>17}{'p99 ms':>9}  holds"
     print(header)
     print("-" * len(header))

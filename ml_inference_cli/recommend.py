@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -13,6 +14,7 @@ from .model import (
     Options,
     TARGET_NAMES,
     Workload,
+    cost_at,
     crossovers,
     estimate_all,
     network_cost,
@@ -49,6 +51,35 @@ def _traffic(value: float) -> str:
     return f"{value:,.0f}" if value < 10_000 else f"{round(value, -2):,.0f}"
 
 
+#: How far the swap search looks, in requests/day (the sweep's range).
+_LOW, _HIGH = 100.0, 10_000_000.0
+_STEP = 1.02
+
+
+def nearest_swap(best: str, other: str, workload: Workload, prices: Prices, options: Options, *,
+                 upward: bool) -> Optional[float]:
+    """The traffic nearest to `workload`'s, above it (`upward`) or below it, at which `other` becomes
+    cheaper than `best`; None if it never does in the sweep's range. Replica targets cost in steps,
+    so a pair can swap several times: this is the swap the current traffic runs into first."""
+    network = network_cost(prices, options)
+
+    def cheaper(x: float) -> bool:
+        return cost_at(other, x, workload, prices, options, network) < cost_at(best, x, workload, prices, options, network)
+
+    here = workload.requests_per_day
+    factor = _STEP if upward else 1 / _STEP
+    previous, x = here, here * factor
+    while _LOW <= x <= _HIGH:
+        if cheaper(x):
+            near, far = previous, x  # cheaper() is False at `near`, True at `far`: bisect the edge
+            while max(near, far) / min(near, far) > 1.001:
+                mid = math.sqrt(near * far)
+                near, far = (near, mid) if cheaper(mid) else (mid, far)
+            return far
+        previous, x = x, x * factor
+    return None
+
+
 def recommend(workload: Workload, prices: Prices, options: Options, targets: Sequence[str]) -> Recommendation:
     estimates = estimate_all(workload, prices, options, targets)
     network = network_cost(prices, options)
@@ -74,12 +105,13 @@ def recommend(workload: Workload, prices: Prices, options: Options, targets: Seq
         ratio = cost[runner_up.target] / cost[best.target] if cost[best.target] else float("inf")
         reasons.append(f"{runner_up.name} comes next at {_money(cost[runner_up.target])}"
                        + (f" ({ratio:.1f}x)." if ratio != float("inf") else "."))
-        pair = next((c for c in found if {c.cheaper_below, c.cheaper_above} == {best.target, runner_up.target}), None)
-        if pair is not None:
-            if pair.cheaper_below == best.target:
-                reasons.append(f"Above about {_traffic(pair.requests_per_day)} requests/day {runner_up.name} becomes the cheaper one.")
-            else:
-                reasons.append(f"Below about {_traffic(pair.requests_per_day)} requests/day {runner_up.name} would be the cheaper one.")
+        swap = nearest_swap(best.target, runner_up.target, workload, prices, options, upward=True)
+        if swap is not None:
+            reasons.append(f"Above about {_traffic(swap)} requests/day {runner_up.name} becomes the cheaper one.")
+        else:
+            swap = nearest_swap(best.target, runner_up.target, workload, prices, options, upward=False)
+            if swap is not None:
+                reasons.append(f"Below about {_traffic(swap)} requests/day {runner_up.name} would be the cheaper one.")
     failing = [e for e in estimates.values() if not e.ok and cost[e.target] < cost[best.target]]
     for estimate in failing[:2]:
         why = (f"its p99 would be about {estimate.p99_ms:,.0f} ms" if not estimate.latency_ok

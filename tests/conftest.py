@@ -15,7 +15,14 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 REPO = Path(__file__).resolve().parent.parent
 STAGES = ("dev", "staging", "prod")
-STACK_IDS = ("MlInference-Network", "MlInference-Lambda", "MlInference-Fargate", "MlInference-SageMaker", "MlInference-Eks")
+STACK_IDS = (
+    "MlInference-Network",
+    "MlInference-Lambda",
+    "MlInference-Fargate",
+    "MlInference-SageMaker",
+    "MlInference-Eks",
+    "MlInference-Observability",
+)
 
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 _VERSION_ID = re.compile(r"(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}")

@@ -4,20 +4,20 @@ Requests put their texts on one bounded queue; one worker thread takes what is q
 wait, unless ``max_wait_s`` is set), tokenizes it, and runs forward passes of at most
 ``max_texts`` texts and ``max_tokens`` padded tokens. Each pass is built around the oldest
 waiting text (so nothing starves) plus the waiting texts closest to it in length (so padding,
-pure waste on a CPU, stays small); it pads only to its own longest text. Each caller gets its
-own results, in its own order, when its last text is done.
+pure waste on a CPU, stays small; ``select_batch``); it pads only to its own longest text. Each
+caller gets its own results, in its own order, when its last text is done.
 
-When the queue is full (``queue_max_texts``, or ``queue_max_seconds`` of work at the recent
-rate, whichever comes first) a request is refused at once (``Overloaded``: the app answers 503 or 429
-with Retry-After) instead of waiting into a timeout; a request whose client went away is taken
-off the queue; every accepted request is answered.
+When the queue is full (``queue_max_texts``, or ``queue_max_seconds`` of work by the cost model
+of ``admission.py``, measured on the warm-up pass before the first request) a request is
+refused at once (``Overloaded``: the app answers 503 or 429 with Retry-After) instead of waiting
+into a timeout. A request whose client went away stops counting against the queue at once and
+never reaches a forward pass; every accepted request is answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import threading
 import time
 from collections import deque
@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .classifier import BatchableClassifier, Encoding, Prediction
+from .admission import SPECIAL_TOKENS, CostModel, Queue, admit, retry_after
+from .backends import BatchableClassifier, Encoding, Prediction
 from .observability import logger
 
 BatchObserver = Callable[[int, int, int, float], None]  # texts, real tokens, padded tokens, seconds
@@ -45,18 +46,31 @@ class ClientGone(Exception):
     """The client disconnected while its request waited; its texts were dropped."""
 
 
-class _Ticket:
-    """One request's texts: its future and the results gathered so far (worker thread only)."""
+@dataclass(frozen=True)
+class BatchResult:
+    """One request's answers, in its order, and where its time went."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future, size: int) -> None:
+    predictions: list[Prediction]
+    inference_ms: float  # from the start of its first forward pass to the end of its last
+    queue_ms: float | None = None  # from submit to the start of its first pass (None: not queued)
+
+
+class _Ticket:
+    """One request's texts: its future, the results gathered so far (worker thread only), and
+    what it still counts against the queue (under the batcher's lock)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future, size: int, tokens: int) -> None:
         self.loop = loop
         self.future = future
         self.probabilities: list[np.ndarray | None] = [None] * size
         self.encodings: list[Encoding | None] = [None] * size
         self.remaining = size
-        self.cancelled = False  # set by the event loop; read by the worker
+        self.cancelled = False  # set by the event loop or on failure; read by the worker
+        self.submitted = time.perf_counter()
         self.started: float | None = None
         self.finished = 0.0
+        self.open_texts = size
+        self.open_tokens = tokens
 
     def resolve(self, result: object = None, error: BaseException | None = None) -> None:
         def settle() -> None:
@@ -78,9 +92,9 @@ class _Item:
     ticket: _Ticket
     index: int
     text: str
-    seq: int
-    arrived: float
+    tokens: int  # what it counts against the queue: an estimate, then its real length
     encoding: Encoding | None = field(default=None)
+    arrived: float = field(default_factory=time.perf_counter)
 
     @property
     def length(self) -> int:
@@ -99,14 +113,13 @@ class DynamicBatcher:
         self.padding_waste = padding_waste
         self.queue_max_texts = queue_max_texts
         self.queue_max_seconds = queue_max_seconds
+        self.cost = CostModel(max_length=classifier.max_length)
         self._observe_batch = observe_batch
         self._cond = threading.Condition()
         self._queue: deque[_Item] = deque()
-        self._queued_texts = 0  # accepted and not yet answered (queued, being tokenized or in a pass)
-        self._seq = itertools.count()
-        self._texts_per_s = 0.0  # recent throughput, for admission and Retry-After
-        self._recent_texts = 0.0  # decaying sums of texts and seconds: their ratio is the rate
-        self._recent_seconds = 0.0
+        # Accepted and not yet answered (queued, being tokenized or in a pass), clients gone excluded.
+        self._queued_texts = 0
+        self._queued_tokens = 0
         self._last_finished = 0.0
         self._backlog = False  # texts were waiting when the last pass finished
         self._accepting = False
@@ -114,6 +127,23 @@ class DynamicBatcher:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ lifecycle
+
+    def calibrate(self, text: str, texts: int = 4, repeat: int = 4) -> None:
+        """Measure the forward pass before the first request: ``texts`` copies of ``text`` repeated
+        ``repeat`` times (~30 tokens each for the warm-up sentence), timed after a first run (the
+        first at a new shape allocates). Seeds the cost model, so the queue's bound holds at once."""
+        sample = [" ".join([text] * repeat)] * texts
+        encodings = self.classifier.encode(sample)
+        batch = [encoding.ids for encoding in encodings]
+        self.classifier.forward(batch)
+        timings = []
+        for _ in range(2):  # the faster of two: another process taking the CPU is no property of the model
+            started = time.perf_counter()
+            self.classifier.forward(batch)
+            timings.append(time.perf_counter() - started)
+        tokens = sum(len(encoding) for encoding in encodings)
+        self.cost.calibrate(tokens, min(timings))
+        self.cost.observe_tokenized(sum(map(len, sample)), tokens - SPECIAL_TOKENS * len(sample))
 
     def start(self) -> None:
         with self._cond:
@@ -136,63 +166,64 @@ class DynamicBatcher:
     def queued_texts(self) -> int:
         return self._queued_texts
 
+    @property
+    def queued_seconds(self) -> float:
+        """The queue's work by the cost model (0 while the cost is unknown)."""
+        return self.cost.seconds(self._queued_tokens)
+
     def retry_after(self) -> int:
         """Seconds until the queue has likely drained: what Retry-After says."""
-        if self._texts_per_s <= 0:
-            return 1
-        return int(min(60, max(1, math.ceil(self._queued_texts / self._texts_per_s))))
-
-    def _over_capacity(self, texts: int) -> bool:
-        """Too many texts, or more than queue_max_seconds of work at the recent rate. Two full
-        passes are always taken: the rate is only an estimate (first passes, e.g. PyTorch's
-        first at each shape, are slow), and refusing a short queue helps nobody."""
-        if texts > self.queue_max_texts:
-            return True
-        if texts <= 2 * self.max_texts or self._texts_per_s <= 0:
-            return False
-        return 0 < self.queue_max_seconds < texts / self._texts_per_s
+        return retry_after(Queue(self._queued_texts, self._queued_tokens), self.cost)
 
     # ------------------------------------------------------------ event loop side
 
     async def submit(self, texts: Sequence[str],
-                     wait_disconnect: Callable[[], Awaitable[object]] | None = None) -> tuple[list[Prediction], float]:
-        """Predictions for ``texts`` (in order) and the milliseconds of forward passes they took.
+                     wait_disconnect: Callable[[], Awaitable[object]] | None = None) -> BatchResult:
+        """Predictions for ``texts`` (in order) and where their time went.
 
         Raises ``Overloaded`` at once when the queue is full, and ``ClientGone`` when
         ``wait_disconnect`` (an ASGI receive) reports that the client went away first.
         """
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        ticket = _Ticket(loop, future, len(texts))
-        now = time.perf_counter()
+        estimates = [self.cost.estimate_tokens(text) for text in texts]
+        ticket = _Ticket(loop, future, len(texts), sum(estimates))
         with self._cond:
             if not self._accepting:
                 raise Overloaded(5, "stopping")
-            # An empty queue takes any request, so a batch larger than the queue is never starved.
-            if self._queued_texts and self._over_capacity(self._queued_texts + len(texts)):
-                raise Overloaded(self.retry_after())
+            queue = Queue(self._queued_texts, self._queued_tokens)
+            if not admit(queue, Queue(len(texts), ticket.open_tokens), self.cost,
+                         max_texts=self.queue_max_texts, max_seconds=self.queue_max_seconds):
+                raise Overloaded(retry_after(queue, self.cost))
             self._queued_texts += len(texts)
-            self._queue.extend(_Item(ticket, i, text, next(self._seq), now) for i, text in enumerate(texts))
+            self._queued_tokens += ticket.open_tokens
+            self._queue.extend(_Item(ticket, i, text, estimate)
+                               for i, (text, estimate) in enumerate(zip(texts, estimates, strict=True)))
             self._cond.notify()
         if wait_disconnect is None:
             try:
                 return await future
             except asyncio.CancelledError:
-                ticket.cancelled = True
+                self._cancel(ticket)
                 raise
         watcher = asyncio.ensure_future(_disconnected(wait_disconnect))
         try:
             await asyncio.wait((future, watcher), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            ticket.cancelled = True
+            self._cancel(ticket)
             raise
         finally:
             watcher.cancel()
         if future.done():
             return future.result()
-        ticket.cancelled = True
+        self._cancel(ticket)
         future.cancel()
         raise ClientGone()
+
+    def _cancel(self, ticket: _Ticket) -> None:
+        """The caller is gone: its texts stop counting against the queue now, and are skipped."""
+        ticket.cancelled = True
+        self._release_ticket(ticket)
 
     # ------------------------------------------------------------ worker thread
 
@@ -209,7 +240,7 @@ class DynamicBatcher:
                 self._queue.clear()
             try:
                 pending.extend(self._tokenize(new))
-                pending = self._drop_cancelled(pending)
+                pending = [item for item in pending if not item.ticket.cancelled]
                 if not pending:
                     continue
                 wait = self._wait_for_more(pending)
@@ -219,9 +250,11 @@ class DynamicBatcher:
                         if not self._queue and not self._stopping:
                             self._cond.wait(wait)
                     continue
-                batch = self._select(pending)
-                chosen = set(map(id, batch))
-                pending = [item for item in pending if id(item) not in chosen]
+                window = pending[: 1 + 2 * self.max_texts]
+                chosen = set(select_batch([item.length for item in window], max_texts=self.max_texts,
+                                          max_tokens=self.max_tokens, padding_waste=self.padding_waste))
+                batch = [item for index, item in enumerate(window) if index in chosen]
+                pending = [item for index, item in enumerate(pending) if index not in chosen]
                 self._forward(batch)
                 self._backlog = bool(pending) or bool(self._queue)
             except Exception as exc:  # A bug here must not leave callers waiting forever.
@@ -233,7 +266,6 @@ class DynamicBatcher:
 
     def _tokenize(self, items: list[_Item]) -> list[_Item]:
         live = [item for item in items if not item.ticket.cancelled]
-        self._release(len(items) - len(live))
         if not live:
             return []
         try:
@@ -242,13 +274,17 @@ class DynamicBatcher:
             logger.exception("tokenizing failed")
             self._fail(live, exc)
             return []
-        for item, encoding in zip(live, encodings, strict=True):
-            item.encoding = encoding
-        return live
-
-    def _drop_cancelled(self, pending: list[_Item]) -> list[_Item]:
-        live = [item for item in pending if not item.ticket.cancelled]
-        self._release(len(pending) - len(live))
+        with self._cond:
+            for item, encoding in zip(live, encodings, strict=True):
+                item.encoding = encoding
+                ticket = item.ticket
+                if ticket.open_texts > 0:  # still counted: its estimate becomes its real length
+                    ticket.open_tokens += len(encoding) - item.tokens
+                    self._queued_tokens += len(encoding) - item.tokens
+                item.tokens = len(encoding)
+        chars = sum(len(item.text) for item in live if not item.encoding.truncated)  # type: ignore[union-attr]
+        tokens = sum(item.length - SPECIAL_TOKENS for item in live if not item.encoding.truncated)  # type: ignore[union-attr]
+        self.cost.observe_tokenized(chars, tokens)
         return live
 
     def _wait_for_more(self, pending: list[_Item]) -> float:
@@ -256,29 +292,6 @@ class DynamicBatcher:
         if self.max_wait_s <= 0 or len(pending) >= self.max_texts or self._stopping:
             return 0.0
         return pending[0].arrived + self.max_wait_s - time.perf_counter()
-
-    def _select(self, pending: list[_Item]) -> list[_Item]:
-        """The next pass: the oldest text, then those of the 2 x max_texts oldest waiting texts
-        nearest to it in length, while the pass stays within max_texts, max_tokens and the
-        padding-waste bound."""
-        anchor = pending[0]
-        batch, longest, real = [anchor], anchor.length, anchor.length
-        # Only the oldest texts are candidates: picking by length from the whole queue lets new
-        # texts overtake old ones again and again, and a full queue then waits several times
-        # what its size says (queue_max_seconds would mean nothing).
-        window = pending[1: 1 + 2 * self.max_texts]
-        candidates = sorted(window, key=lambda item: (abs(item.length - anchor.length), item.seq))
-        for item in candidates:
-            if len(batch) >= self.max_texts:
-                break
-            new_longest = max(longest, item.length)
-            padded = new_longest * (len(batch) + 1)
-            new_real = real + item.length
-            if padded > self.max_tokens or padded - new_real > self.padding_waste * new_real:
-                continue
-            batch.append(item)
-            longest, real = new_longest, new_real
-        return batch
 
     def _forward(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
@@ -297,13 +310,11 @@ class DynamicBatcher:
         # includes tokenizing and whatever else took the CPUs, as the queue really drains.
         interval = finished - self._last_finished if self._backlog else seconds
         self._last_finished = finished
-        # A ratio of decaying sums, not an average of per-pass rates (which short passes inflate).
-        self._recent_texts = 0.9 * self._recent_texts + len(batch)
-        self._recent_seconds = 0.9 * self._recent_seconds + max(interval, 1e-6)
-        self._texts_per_s = self._recent_texts / self._recent_seconds
+        real_tokens = sum(item.length for item in batch)
+        self.cost.observe_pass(real_tokens, seconds, interval)
         if self._observe_batch is not None:
             longest = max(item.length for item in batch)
-            self._observe_batch(len(batch), sum(item.length for item in batch), longest * len(batch), seconds)
+            self._observe_batch(len(batch), real_tokens, longest * len(batch), seconds)
         done: list[_Ticket] = []
         for item, row in zip(batch, probabilities, strict=True):
             ticket = item.ticket
@@ -313,7 +324,7 @@ class DynamicBatcher:
             ticket.finished = finished
             if ticket.remaining == 0:
                 done.append(ticket)
-        self._release(len(batch))
+        self._release_items(batch)
         for ticket in done:
             if ticket.cancelled:
                 continue
@@ -323,20 +334,63 @@ class DynamicBatcher:
             except Exception as exc:
                 ticket.resolve(error=exc)
                 continue
-            ticket.resolve((predictions, (ticket.finished - (ticket.started or finished)) * 1000))
+            started_at = ticket.started or finished
+            ticket.resolve(BatchResult(predictions, (ticket.finished - started_at) * 1000,
+                                       (started_at - ticket.submitted) * 1000))
 
     def _fail(self, items: list[_Item], error: BaseException) -> None:
         tickets = {id(item.ticket): item.ticket for item in items}
         # Every other text of a failed request is dropped with it.
         for ticket in tickets.values():
-            ticket.cancelled = True
+            self._cancel(ticket)
             ticket.resolve(error=error)
-        self._release(len(items))
 
-    def _release(self, count: int) -> None:
-        if count:
-            with self._cond:
-                self._queued_texts -= count
+    # ------------------------------------------------------------ queue accounting (under the lock)
+
+    def _release_items(self, items: list[_Item]) -> None:
+        with self._cond:
+            for item in items:
+                ticket = item.ticket
+                if ticket.open_texts <= 0:
+                    continue  # released already: its client left, or it failed
+                ticket.open_texts -= 1
+                ticket.open_tokens -= item.tokens
+                self._queued_texts -= 1
+                self._queued_tokens -= item.tokens
+
+    def _release_ticket(self, ticket: _Ticket) -> None:
+        with self._cond:
+            self._queued_texts -= ticket.open_texts
+            self._queued_tokens -= ticket.open_tokens
+            ticket.open_texts = ticket.open_tokens = 0
+
+
+def select_batch(lengths: Sequence[int], *, max_texts: int, max_tokens: int, padding_waste: float) -> list[int]:
+    """The next forward pass, as indices into ``lengths``: the token counts of waiting texts,
+    oldest first. The pass holds the oldest text (nothing starves), then those of the next
+    2 x ``max_texts`` nearest to it in length (ties: the older), while it stays within
+    ``max_texts`` texts, ``max_tokens`` padded tokens and ``padding_waste`` (pad tokens as a
+    fraction of real ones). Returned in arrival order.
+    """
+    if not lengths:
+        return []
+    anchor = lengths[0]
+    chosen, longest, real = [0], anchor, anchor
+    # Only the oldest texts are candidates: picking by length from the whole queue lets new
+    # texts overtake old ones again and again, and a full queue then waits several times
+    # what its size says (queue_max_seconds would mean nothing).
+    window = range(1, min(len(lengths), 1 + 2 * max_texts))
+    for index in sorted(window, key=lambda i: (abs(lengths[i] - anchor), i)):
+        if len(chosen) >= max_texts:
+            break
+        new_longest = max(longest, lengths[index])
+        padded = new_longest * (len(chosen) + 1)
+        new_real = real + lengths[index]
+        if padded > max_tokens or padded - new_real > padding_waste * new_real:
+            continue
+        chosen.append(index)
+        longest, real = new_longest, new_real
+    return sorted(chosen)
 
 
 async def _disconnected(receive: Callable[[], Awaitable[object]]) -> None:

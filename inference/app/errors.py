@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -34,16 +37,17 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
         400: "Invalid JSON or text encoding.",
+        408: "The body did not arrive within REQUEST_READ_TIMEOUT_SECONDS.",
         413: "Body larger than MAX_BODY_BYTES.",
-        415: "Unsupported content type.",
+        415: "Unsupported content type or charset (send UTF-8).",
         422: "Valid JSON with the wrong shape, or text or batch outside the limits.",
         429: "The queue is full (with OVERLOAD_STATUS=429); retry after Retry-After seconds.",
         503: "The model is not loaded yet, or the queue is full; retry after Retry-After seconds.",
     }.items()
 }
 
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
-               415: "unsupported_media_type"}
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+               413: "body_too_large", 415: "unsupported_media_type"}
 
 
 def check_texts(texts: list[str], settings: Settings, *, field: str = "texts") -> None:
@@ -81,12 +85,17 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     if any(error.get("type") == "json_invalid" for error in errors):
         reason = next(e.get("ctx", {}).get("error", "") for e in errors if e.get("type") == "json_invalid")
         return error_response(400, "invalid_json", f"the body is not valid JSON ({reason}); send a JSON object")
-    # Never echo the input back (it can be large, or private): location and message only.
+    return error_response(422, "invalid_request", validation_problems(errors))
+
+
+def validation_problems(errors: Sequence[Any]) -> str:
+    """What pydantic found wrong, as one line. Never the input (it can be large, or private):
+    location and message only."""
     problems = []
     for error in errors[:5]:
         location = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
         problems.append(f"{location}: {error.get('msg', 'invalid')}")
-    return error_response(422, "invalid_request", "; ".join(problems))
+    return "; ".join(problems)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:

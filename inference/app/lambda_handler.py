@@ -24,10 +24,47 @@ def create_handler(settings: Settings | None = None, **app_options: Any) -> Any:
     app.state.service.load()
     # lifespan="off": the model is loaded above, once per execution environment, not per event.
     mangum = Mangum(app, lifespan="off")
+
+    def handle(event: Any, context: Any) -> dict[str, Any]:
+        problem = not_http(mangum, event, context)
+        if problem is not None:
+            # The caller's mistake: a clear answer, not an exception (a function error would count
+            # toward the Errors alarm, which also rolls deployments back).
+            logger.warning("unsupported event", extra={"event_kind": _kind(event)})
+            return {"statusCode": 400, "error": "unsupported_event", "detail": problem}
+        return mangum(event, context)
+
     # Adds the Lambda request id, function name and cold_start to every log line.
-    handler = logger.inject_lambda_context(mangum)
+    handler = logger.inject_lambda_context(handle)
     handler.app = app
     return handler
+
+
+_SUPPORTED = ("an API Gateway HTTP API (v2) or REST API (v1) event, a Function URL event or an ALB event; "
+              "see inference/events/ for samples")
+
+
+def not_http(mangum: Mangum, event: Any, context: Any) -> str | None:
+    """Why ``event`` is not an HTTP event Mangum can serve, or None when it is one."""
+    if not isinstance(event, dict):
+        return f"the event is a JSON {type(event).__name__}, not an object: this function answers {_SUPPORTED}"
+    try:
+        adapter = mangum.infer(event, context)
+    except RuntimeError:
+        return f"the event is not an HTTP request (keys: {_kind(event)}): this function answers {_SUPPORTED}"
+    try:
+        adapter.scope, adapter.body  # noqa: B018 - reading them is the check
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        return (f"the event looks like a {type(adapter).__name__} event but is malformed "
+                f"({type(exc).__name__}: {str(exc)[:100]}); send {_SUPPORTED}")
+    return None
+
+
+def _kind(event: Any) -> str:
+    """The event's top-level keys (never its values: they can hold private data), for logs and errors."""
+    if not isinstance(event, dict):
+        return type(event).__name__
+    return ", ".join(sorted(str(key)[:40] for key in event)[:12]) or "none"
 
 
 handler = create_handler()

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import uvicorn
-
+from . import server
 from .dev_model import UNTRAINED_VERSION, build_tiny_model
 from .main import create_app
 from .observability import logger
@@ -24,7 +23,8 @@ def main() -> None:
     if os.environ.get("MODEL_DIR"):
         model_dir = Path(os.environ["MODEL_DIR"])
         if not (model_dir / "config.json").is_file():
-            raise SystemExit(f"MODEL_DIR={model_dir} has no config.json: point it at a save_pretrained directory")
+            raise SystemExit(f"MODEL_DIR={model_dir} has no config.json: point it at an ONNX export "
+                             "(python -m inference.export) or a save_pretrained directory")
         settings = Settings()
     else:
         if not (LOCAL_MODEL_DIR / "config.json").is_file():
@@ -35,8 +35,8 @@ def main() -> None:
         settings = Settings(model_dir=LOCAL_MODEL_DIR)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8080"))
-    # One process: the model's forward pass already uses every CPU through torch threads.
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
+    # The image's server: the same connection limit and read deadlines.
+    server.serve(create_app(settings), settings, host=host, port=port)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""One ASGI middleware around every request: request id, body limit, access log, metrics, 500s.
+"""One ASGI middleware around every request: request id, charset and body limits, the body-read
+deadline, access log, metrics, 500s.
 
 Pure ASGI (not BaseHTTPMiddleware) so it can stop reading a body at the limit and answer
 before the app runs.
@@ -6,6 +7,7 @@ before the app runs.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -13,6 +15,7 @@ import uuid
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .bodies import refuse_charset
 from .errors import error_response
 from .observability import logger
 from .service import ModelService
@@ -20,11 +23,6 @@ from .service import ModelService
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/=+\-]{1,128}")
 _DEBUG_TEXT_CHARS = 1000
-
-
-def is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
 def _request_id(headers: Headers, scope: Scope) -> str:
@@ -39,15 +37,16 @@ def _request_id(headers: Headers, scope: Scope) -> str:
 
 
 class _BodyError(Exception):
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        self.status, self.error, self.detail = status, error, detail
+    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, service: ModelService) -> None:
+    def __init__(self, app: ASGIApp, service: ModelService, paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.service = service
         self.settings = service.settings
+        self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,7 +74,7 @@ class RequestMiddleware:
             try:
                 body = await self._read_body(headers, receive)
             except _BodyError as exc:
-                await error_response(exc.status, exc.error, exc.detail)(scope, receive, send_with_id)
+                await error_response(exc.status, exc.error, exc.detail, exc.headers)(scope, receive, send_with_id)
                 return
             if body is None:
                 return  # The client went away before sending its body.
@@ -95,19 +94,31 @@ class RequestMiddleware:
     def _endpoint(self, scope: Scope) -> str:
         """The route's path template: a metric label with a bounded set of values."""
         route = scope.get("route")
-        if route is None:  # Answered before routing (body errors): match by path.
-            app = scope.get("app")
-            route = next((r for r in getattr(app, "routes", ()) if getattr(r, "path", None) == scope.get("path")), None)
-        return getattr(route, "path", None) or "unmatched"
+        if route is not None:
+            return route.path
+        path = scope.get("path")  # answered before routing (body errors): its path, if the API has it
+        return path if path in self.paths else "unmatched"
 
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:
-        """The whole body, read at most up to the limit, whether or not a Content-Length was sent."""
+        """The whole body, read at most up to the limit, whether or not a Content-Length was sent,
+        within REQUEST_READ_TIMEOUT_SECONDS. A charset that is not read in one pass is refused
+        before the body is read at all."""
+        refused = refuse_charset(headers.get("content-type"))
+        if refused is not None:
+            raise _BodyError(refused.status, refused.error, refused.detail)
         limit = self.settings.max_body_bytes
-        too_large = _BodyError(413, "body_too_large", f"the body is larger than {limit} bytes (MAX_BODY_BYTES); "
-                               "send fewer or shorter texts")
         content_length = headers.get("content-length", "")
         if content_length.isdigit() and int(content_length) > limit:
-            raise too_large
+            raise self._too_large()
+        timeout = self.settings.request_read_timeout_seconds
+        try:
+            return await asyncio.wait_for(self._receive_body(receive, limit), timeout)
+        except asyncio.TimeoutError:
+            # Connection: close, so uvicorn drops the connection and the rest of the slow body.
+            raise _BodyError(408, "request_timeout", f"the body did not arrive within {timeout:g} s "
+                             "(REQUEST_READ_TIMEOUT_SECONDS); send it at once", {"Connection": "close"}) from None
+
+    async def _receive_body(self, receive: Receive, limit: int) -> bytes | None:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -117,18 +128,14 @@ class RequestMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise too_large
+                raise self._too_large()
             chunks.append(chunk)
             if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        if body and is_json(headers.get("content-type", "")):
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise _BodyError(400, "invalid_encoding",
-                                 f"the body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
-        return body
+                return b"".join(chunks)
+
+    def _too_large(self) -> _BodyError:
+        return _BodyError(413, "body_too_large", f"the body is larger than {self.settings.max_body_bytes} bytes "
+                          "(MAX_BODY_BYTES); send fewer or shorter texts")
 
     def _log(self, scope: Scope, state: dict, request_id: str, endpoint: str, status: int, seconds: float) -> None:
         fields = {

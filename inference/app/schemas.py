@@ -17,12 +17,16 @@ class BatchPredictRequest(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    sentiment: str = Field(description="The predicted label, from the model config's id2label.", examples=["POSITIVE"])
+    label: str = Field(description="The predicted label, from the model config's id2label.", examples=["POSITIVE"])
     confidence: float = Field(ge=0, le=1, description="Probability of that label.", examples=[0.98])
     model_version: str = Field(examples=["distilbert-base-uncased-finetuned-sst-2-english@<commit>"])
     processing_time_ms: float = Field(ge=0, description="Model time for the request: the forward passes "
                                       "that computed its texts (queue wait excluded).")
     truncated: bool = Field(description="True if the text was longer than the model's maximum tokens and was cut.")
+    # 0.x: kept so existing clients keep working; removed in 1.0.
+    sentiment: str = Field(description="Deprecated: the same value as `label` (from when the service only served "
+                           "sentiment models). Read `label`; `sentiment` goes away in 1.0.",
+                           examples=["POSITIVE"], json_schema_extra={"deprecated": True})
 
 
 class BatchPredictResponse(BaseModel):

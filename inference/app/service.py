@@ -8,9 +8,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .backends import load_classifier
-from .batching import ClientGone, DynamicBatcher, Overloaded
-from .classifier import BatchableClassifier, Classifier, Prediction
+from .backends import BatchableClassifier, Classifier, load_classifier
+from .batching import BatchResult, ClientGone, DynamicBatcher, Overloaded
 from .errors import ServiceError
 from .observability import ServiceMetrics, logger
 from .settings import Settings
@@ -22,10 +21,6 @@ WARM_UP_TEXT = "The service is warming up."
 def load_model(settings: Settings) -> Classifier:
     """The backend MODEL_DIR calls for: ONNX Runtime for an exported directory, else PyTorch."""
     return load_classifier(settings)
-
-
-#: The old name of ``load_model`` (it now picks the backend from MODEL_DIR).
-load_transformers = load_model
 
 
 class ModelService:
@@ -77,6 +72,8 @@ class ModelService:
                 max_wait_s=settings.batch_max_wait_ms / 1000, padding_waste=settings.batch_padding_waste,
                 queue_max_texts=settings.queue_max_texts, queue_max_seconds=settings.queue_max_seconds,
                 observe_batch=self.metrics.observe_forward_pass)
+            # Before the first request: the queue's bound in seconds holds from the start.
+            self.batcher.calibrate(WARM_UP_TEXT)
             self.batcher.start()
             self.metrics.queue_texts.set_function(lambda batcher=self.batcher: batcher.queued_texts)
         self.metrics.observe_model_loaded(classifier.model_version, seconds)
@@ -84,8 +81,10 @@ class ModelService:
                                           "model_load_seconds": round(seconds, 3),
                                           "backend": getattr(classifier, "backend", type(classifier).__name__),
                                           "precision": getattr(classifier, "precision", None),
-                                          "threads": getattr(classifier, "num_threads", None) or self.settings.threads,
-                                          "dynamic_batching": self.batcher is not None})
+                                          "threads": getattr(classifier, "num_threads", None) or self.settings.num_threads,
+                                          "dynamic_batching": self.batcher is not None,
+                                          "ms_per_1000_tokens": round(self.batcher.cost.seconds(1e6), 2)
+                                          if self.batcher else None})
         if classifier.untrained:
             logger.warning("THIS MODEL IS UNTRAINED: random weights, its answers mean nothing. "
                            "Set MODEL_DIR to a trained model.", extra={"model_version": classifier.model_version})
@@ -116,8 +115,9 @@ class ModelService:
             self.batcher.close()
 
     async def predict(self, texts: Sequence[str], *,
-                      wait_disconnect: Callable[[], Awaitable[object]] | None = None) -> tuple[list[Prediction], float]:
-        """Predictions for ``texts`` and the milliseconds spent tokenizing and in the forward pass.
+                      wait_disconnect: Callable[[], Awaitable[object]] | None = None) -> BatchResult:
+        """Predictions for ``texts``, the milliseconds spent tokenizing and in forward passes, and
+        (with the batcher) those spent waiting in its queue.
 
         With the batcher, ``wait_disconnect`` (the request's ASGI receive) lets a request whose
         client went away leave the queue.
@@ -137,9 +137,9 @@ class ModelService:
             except ClientGone:
                 raise ServiceError(499, "client_closed_request", "the client closed the connection") from None
 
-        def run() -> tuple[list[Prediction], float]:
+        def run() -> BatchResult:
             started = time.perf_counter()
             predictions = classifier.predict(texts)
-            return predictions, (time.perf_counter() - started) * 1000
+            return BatchResult(predictions, (time.perf_counter() - started) * 1000)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, run)

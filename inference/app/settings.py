@@ -16,7 +16,9 @@ class Settings(BaseSettings):
     # Env var names are the field names in upper case: MODEL_DIR, MAX_BATCH_SIZE, ...
     model_config = SettingsConfigDict(frozen=True, protected_namespaces=())
 
-    model_dir: Path = Field(Path("/opt/ml/model"), description="Hugging Face model directory (save_pretrained output).")
+    model_dir: Path = Field(Path("/opt/ml/model"), description="The model: a directory exported by `python -m "
+                            "inference.export` (ONNX; what the images hold), or a Hugging Face save_pretrained "
+                            "directory for the PyTorch backend.")
     model_version: str | None = Field(None, description="Overrides the version read from model_info.json.")
     platform: str = Field("local", description="Deployment target, a metric dimension: lambda, fargate, eks, sagemaker.")
     max_text_chars: int = Field(20_000, ge=1, description="Longest accepted text, in characters.")
@@ -28,7 +30,6 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="PyTorch device; auto = CUDA when a GPU is present.")
     num_threads: int = Field(0, ge=0, description="Threads per forward pass; 0 = the CPUs this container may use "
                              "(its cgroup quota, not the host's cores).")
-    torch_num_threads: int = Field(0, ge=0, description="Older name of NUM_THREADS; used when NUM_THREADS is 0.")
     ort_spinning: bool = Field(True, description="Let ONNX Runtime's threads spin-wait between operators "
                                "(ONNX Runtime's default: ~2 ms faster per int8 request; false saves CPU).")
     inference_concurrency: int = Field(1, ge=1, description="Forward passes allowed at once without the batcher.")
@@ -45,14 +46,14 @@ class Settings(BaseSettings):
     queue_max_seconds: float = Field(2.0, ge=0, description="Refuse requests when the queue holds more than this "
                                      "many seconds of work at the recent rate (0: only QUEUE_MAX_TEXTS).")
     overload_status: Literal[429, 503] = Field(503, description="Status answered when the queue is full.")
+    request_read_timeout_seconds: float = Field(10.0, gt=0, description="A client has this long for a request's "
+                                                "headers (from the connection, or the previous answer), then as "
+                                                "long again for its body; then 408 and the connection closes.")
+    max_connections: int = Field(256, ge=1, description="Connections (or requests) the server handles at once; "
+                                 "beyond, uvicorn answers 503 and closes. Bounds the memory bodies in transit take.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="DEBUG also logs input text.")
     metrics_namespace: str = Field("MLInference", description="CloudWatch namespace of the EMF metrics.")
     emf_metrics: bool = Field(True, description="Print CloudWatch Embedded Metric Format lines to stdout.")
-
-    @property
-    def threads(self) -> int:
-        """Threads per forward pass (0 = the container's CPUs)."""
-        return self.num_threads or self.torch_num_threads
 
     @property
     def batching(self) -> bool:

@@ -1,17 +1,20 @@
-"""The one alarm factory every construct uses, and the topic alarms notify by default."""
+"""The one alarm factory every construct uses, the service alarms every target raises on its own
+(EMF) metrics, roll-ups, and the topic alarms notify by default."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Optional
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+from ._service_metrics import ServiceMetrics, ServiceMonitoring, alarm_id_part
 
 _Op = cloudwatch.ComparisonOperator
 
@@ -41,6 +44,11 @@ SHORTFALL = Evaluation(
     datapoints_to_alarm=3,
     treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
 )
+#: Two of three periods below the threshold: a quality floor (mean confidence).
+SUSTAINED_BELOW = Evaluation(_Op.LESS_THAN_THRESHOLD, evaluation_periods=3, datapoints_to_alarm=2)
+
+#: The keys of drift alarms start with this: they roll up apart from the health alarms.
+DRIFT_ALARM_KEY_PREFIX = "drift_"
 
 
 def new_alarm(
@@ -86,6 +94,79 @@ class AlarmSet:
         return alarm
 
 
+def add_service_alarms(
+    alarms: AlarmSet, metrics: ServiceMetrics, monitoring: ServiceMonitoring
+) -> dict[str, cloudwatch.Alarm]:
+    """The alarms every target raises on the service's own metrics, the same definitions on all four:
+    p99 request latency, 5xx error rate and, with `monitoring.drift`, label shares and mean confidence.
+    Returns them by key (service_p99_latency, service_error_rate, drift_label_share_<label>,
+    drift_mean_confidence)."""
+    five_minutes = Duration.minutes(5)
+    added = {
+        "service_p99_latency": alarms.add(
+            "service_p99_latency",
+            "ServiceP99LatencyAlarm",
+            description=f"The service's p99 request latency ({metrics.platform}) is high",
+            metric=metrics.request_latency(period=five_minutes),
+            threshold=monitoring.p99_latency.to_milliseconds(),
+            evaluation=SUSTAINED,
+        ),
+        "service_error_rate": alarms.add(
+            "service_error_rate",
+            "ServiceErrorRateAlarm",
+            description=f"The service answers too many requests with 5xx ({metrics.platform})",
+            metric=metrics.error_rate(period=five_minutes),
+            threshold=monitoring.error_rate_percent,
+            evaluation=SUSTAINED,
+        ),
+    }
+    drift = monitoring.drift
+    if drift is None:
+        return added
+    low, high = drift.label_share_percent
+    for label in drift.labels:
+        key = f"{DRIFT_ALARM_KEY_PREFIX}label_share_{label}"
+        added[key] = alarms.add(
+            key,
+            f"DriftLabelShare{alarm_id_part(label)}Alarm",
+            description=f"Drift: the share of {label} answers ({metrics.platform}) left {low:g}-{high:g}%",
+            metric=metrics.label_share_out_of_band(label, drift),
+            threshold=1,
+            evaluation=SUSTAINED_AT_LEAST,
+        )
+    if drift.min_mean_confidence is not None:
+        key = f"{DRIFT_ALARM_KEY_PREFIX}mean_confidence"
+        added[key] = alarms.add(
+            key,
+            "DriftMeanConfidenceAlarm",
+            description=f"Drift: the model's mean confidence ({metrics.platform}) fell below {drift.min_mean_confidence:g}",
+            metric=metrics.guarded_mean_confidence(drift),
+            threshold=drift.min_mean_confidence,
+            evaluation=SUSTAINED_BELOW,
+        )
+    return added
+
+
+def new_rollup(
+    scope: Construct, construct_id: str, *, description: str, alarms: list[cloudwatch.IAlarm], topic: sns.ITopic
+) -> cloudwatch.CompositeAlarm:
+    """A composite alarm in ALARM while any of `alarms` is, notifying `topic` on ALARM and OK."""
+    if not alarms:
+        raise ValueError("a roll-up needs at least one alarm")
+    rollup = cloudwatch.CompositeAlarm(
+        scope,
+        construct_id,
+        alarm_description=description,
+        alarm_rule=cloudwatch.AlarmRule.any_of(
+            *(cloudwatch.AlarmRule.from_alarm(alarm, cloudwatch.AlarmState.ALARM) for alarm in alarms)
+        ),
+    )
+    action = cloudwatch_actions.SnsAction(topic)
+    rollup.add_alarm_action(action)
+    rollup.add_ok_action(action)
+    return rollup
+
+
 def encrypted_alarm_topic(scope: Construct, removal_policy: RemovalPolicy) -> sns.Topic:
     """An SNS topic for alarms: KMS-encrypted with a rotating customer managed key, TLS only."""
     key = kms.Key(
@@ -109,13 +190,17 @@ def check_thresholds(**thresholds: float) -> None:
 
 __all__ = [
     "AlarmSet",
+    "DRIFT_ALARM_KEY_PREFIX",
     "Evaluation",
     "SATURATED",
     "SHORTFALL",
     "SPIKE",
     "SUSTAINED",
     "SUSTAINED_AT_LEAST",
+    "SUSTAINED_BELOW",
+    "add_service_alarms",
     "check_thresholds",
     "encrypted_alarm_topic",
     "new_alarm",
+    "new_rollup",
 ]

@@ -21,12 +21,15 @@ from ._alarms import (
     SUSTAINED,
     SUSTAINED_AT_LEAST,
     AlarmSet,
+    add_service_alarms,
     check_thresholds,
     encrypted_alarm_topic,
 )
 from ._buckets import access_log_bucket, log_load_balancer_access
 from ._checks import skip_checkov
 from ._placement import resolve_placement
+from ._service_metrics import ServiceMetrics, ServiceMetricsMixin, ServiceMonitoring, check_environment
+from ._tracing import TraceCollector, add_ecs_collector, app_tracing_environment
 from .model_image import ModelImage
 
 CONTAINER_PORT = 8080
@@ -42,7 +45,7 @@ _FARGATE_SIZES: dict[int, range] = {
 }
 
 
-class FargateInference(Construct):
+class FargateInference(ServiceMetricsMixin, Construct):
     """The ModelImage `server` target on ECS Fargate behind an Application Load Balancer.
 
     Tasks run in private subnets without public IPs; only the load balancer's security group
@@ -52,7 +55,8 @@ class FargateInference(Construct):
     `min_tasks` and `max_tasks` on CPU and on requests per target, rolls back failed
     deployments (circuit breaker; with `rollback_on_alarms`, also when its 5xx or latency alarm
     fires), and raises alarms on 5xx, p99 latency, unhealthy hosts and fewer running tasks than
-    the minimum.
+    the minimum, and on the service's own metrics (p99 request latency, 5xx error rate, drift).
+    With `tracing`, an OpenTelemetry collector sidecar sends the app's spans to X-Ray.
 
     Minimal use::
 
@@ -90,6 +94,8 @@ class FargateInference(Construct):
         alarm_topic: Optional[sns.ITopic] = None,
         http_5xx_alarm_threshold: int = 5,
         p99_latency_alarm_threshold: Optional[Duration] = None,
+        monitoring: Optional[ServiceMonitoring] = None,
+        tracing: Optional[TraceCollector] = None,
         rollback_on_alarms: bool = False,
     ) -> None:
         """
@@ -131,11 +137,18 @@ class FargateInference(Construct):
             the alarm. Default: 5.
         :param p99_latency_alarm_threshold: p99 target response time that raises the alarm.
             Default: 1 second.
+        :param monitoring: the service's own (EMF) metrics and the alarms on them: namespace, p99
+            request latency, error rate, drift check. Default: `ServiceMonitoring()`.
+        :param tracing: an OpenTelemetry collector sidecar that sends the app's spans to X-Ray
+            (`TraceCollector()`: the ADOT collector from Amazon ECR Public). Default: none, no
+            tracing.
         :param rollback_on_alarms: roll a deployment back when the 5xx or the p99 latency alarm
             fires during it (ECS deployment alarms); the circuit breaker still catches tasks that
             never get healthy. Default: false (the circuit breaker only).
         """
         super().__init__(scope, construct_id)
+        check_environment(environment or {})
+        monitoring = monitoring or ServiceMonitoring()
         _check_props(
             cpu=cpu,
             memory_mib=memory_mib,
@@ -175,8 +188,17 @@ class FargateInference(Construct):
             ),
             volumes=[ecs.Volume(name="tmp")],
         )
+        #: The service's own (EMF) metrics of this deployment.
+        self.service_metrics = ServiceMetrics.of(self, platform="fargate", monitoring=monitoring)
+        env = {**self.service_metrics.environment(), **(environment or {})}
+        if tracing is not None:
+            env = {**app_tracing_environment(self.service_metrics.service), **env}
         #: The inference container.
-        self.container = self._add_container(image, environment or {})
+        self.container = self._add_container(image, env)
+        #: The OpenTelemetry collector sidecar, with `tracing`; else None.
+        self.collector_container: Optional[ecs.ContainerDefinition] = (
+            add_ecs_collector(self.task_definition, tracing, log_group=self.log_group) if tracing is not None else None
+        )
         #: The Fargate service: private subnets, no public IP, circuit breaker with rollback.
         self.service = ecs.FargateService(
             self,
@@ -258,8 +280,10 @@ class FargateInference(Construct):
         self.min_tasks = min_tasks
         #: Where the alarms notify.
         self.topic: sns.ITopic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
-        #: The alarms by name: http_5xx, p99_latency, unhealthy_hosts, running_tasks.
+        #: The alarms by name: http_5xx, p99_latency, unhealthy_hosts, running_tasks, and the service
+        #: alarms (service_p99_latency, service_error_rate, drift_*).
         self.alarms = self._create_alarms(http_5xx_alarm_threshold, p99_latency_alarm_threshold or Duration.seconds(1))
+        self.alarms.update(add_service_alarms(AlarmSet(self, self.topic), self.service_metrics, monitoring))
         if rollback_on_alarms:
             # Both alarms watch the load balancer and target group, never the service: no cycle.
             self.service.enable_deployment_alarms(
@@ -343,7 +367,8 @@ class FargateInference(Construct):
             Acknowledgment(
                 id="AwsSolutions-ECS2",
                 reason="The environment holds only non-secret settings (platform name, model path, port, "
-                "service limits); nothing secret is passed to the container.",
+                "service limits, metric and tracing settings, the collector's configuration); nothing "
+                "secret is passed to the containers.",
             )
         )
         if self.task_definition.execution_role is not None:

@@ -23,8 +23,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ._alarms import SPIKE, SUSTAINED, AlarmSet, check_thresholds, encrypted_alarm_topic
+from ._alarms import SPIKE, SUSTAINED, AlarmSet, add_service_alarms, check_thresholds, encrypted_alarm_topic
 from ._placement import resolve_placement
+from ._service_metrics import ServiceMetrics, ServiceMetricsMixin, ServiceMonitoring, check_environment
 from .model_image import ModelImage
 
 ALIAS_NAME = "live"
@@ -41,7 +42,7 @@ class LambdaEndpointType(enum.Enum):
     NONE = "none"
 
 
-class LambdaInference(Construct):
+class LambdaInference(ServiceMetricsMixin, Construct):
     """The inference container (`lambda` target of a ModelImage) as a Lambda function.
 
     Secure by default: the endpoint takes only SigV4-signed requests (`AWS_IAM`), X-Ray
@@ -84,6 +85,7 @@ class LambdaInference(Construct):
         throttle_alarm_threshold: int = 1,
         p99_duration_alarm_threshold: Optional[Duration] = None,
         deployment_config: Optional[codedeploy.ILambdaDeploymentConfig] = None,
+        monitoring: Optional[ServiceMonitoring] = None,
     ) -> None:
         """
         :param image: the ModelImage to run (its `lambda` target).
@@ -123,8 +125,13 @@ class LambdaInference(Construct):
         :param deployment_config: CodeDeploy traffic shifting for the `live` alias (e.g.
             `LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES`), rolled back on the alarms.
             Default: none, new versions take all traffic at once.
+        :param monitoring: the service's own (EMF) metrics and the alarms on them: namespace, p99
+            request latency, error rate, drift check. These alarms do not roll deployments back.
+            Default: `ServiceMonitoring()`.
         """
         super().__init__(scope, construct_id)
+        check_environment(environment or {})
+        monitoring = monitoring or ServiceMonitoring()
         timeout = timeout or Duration.seconds(30)
         architecture = architecture or image.lambda_architecture
         _check_props(
@@ -152,6 +159,8 @@ class LambdaInference(Construct):
         self.image = image
         #: The function's log group.
         self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=removal_policy)
+        #: The service's own (EMF) metrics of this deployment.
+        self.service_metrics = ServiceMetrics.of(self, platform="lambda", monitoring=monitoring)
         #: The execution role: ECR pull, its own log group, X-Ray, and ENIs when in a VPC.
         self.role = _execution_role(self, self.log_group, in_vpc=placement is not None)
         #: The function.
@@ -165,7 +174,12 @@ class LambdaInference(Construct):
             architecture=architecture,
             ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib),
             reserved_concurrent_executions=reserved_concurrency,
-            environment={"PLATFORM": "lambda", "MODEL_DIR": "/opt/ml/model", **(environment or {})},
+            environment={
+                "PLATFORM": "lambda",
+                "MODEL_DIR": "/opt/ml/model",
+                **self.service_metrics.environment(),
+                **(environment or {}),
+            },
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -228,7 +242,8 @@ class LambdaInference(Construct):
 
         #: Where the alarms notify.
         self.topic: sns.ITopic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
-        #: The alarms by name: errors, throttles, p99_duration.
+        #: The alarms by name: errors, throttles, p99_duration, and the service alarms
+        #: (service_p99_latency, service_error_rate, drift_*).
         self.alarms: dict[str, cloudwatch.Alarm] = self._create_alarms(
             error_alarm_threshold,
             throttle_alarm_threshold,
@@ -239,6 +254,8 @@ class LambdaInference(Construct):
         self.deployment_group: Optional[codedeploy.LambdaDeploymentGroup] = (
             self._deployment_group(deployment_config) if deployment_config is not None else None
         )
+        # After the deployment group: rollbacks stay on the function's own alarms.
+        self.alarms.update(add_service_alarms(AlarmSet(self, self.topic), self.service_metrics, monitoring))
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` call the function: the alias, and its URL or HTTP API."""

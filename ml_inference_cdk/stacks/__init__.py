@@ -19,14 +19,16 @@ from .eks_stack import EksStack
 from .fargate_stack import FargateStack
 from .lambda_stack import LambdaStack
 from .network_stack import NetworkStack
+from .observability_stack import ObservabilityStack
 from .sagemaker_stack import SageMakerStack
 
 STACK_PREFIX = "MlInference"
 
 
 def add_stacks(scope: Construct, config: StageConfig, *, env: Optional[Environment] = None) -> dict[str, Stack]:
-    """Add the stacks of `config`'s stage (its targets, and the network they run in) to `scope`,
-    tagged. Keys are the target names ("Network", "Lambda", ...).
+    """Add the stacks of `config`'s stage (its targets, the network they run in, and the
+    observability stack that watches them) to `scope`, tagged. Keys are the target names
+    ("Network", "Lambda", ..., "Observability").
 
     Stack ids are the same in every stage (`cdk deploy MlInference-Lambda`); the CloudFormation
     stack names carry the stage, so stages can share an account. `env`: the stacks' environment;
@@ -56,6 +58,8 @@ def add_stacks(scope: Construct, config: StageConfig, *, env: Optional[Environme
         add("SageMaker", SageMakerStack, "SageMaker endpoint and batch transform", network=network)
     if "Eks" in config.targets:
         add("Eks", EksStack, "EKS Auto Mode target", network=network)
+    targets = {target: stacks[target].inference for target in config.targets}  # type: ignore[attr-defined]
+    add("Observability", ObservabilityStack, "dashboard, roll-up alarms and budget", targets=targets)
     for stack in stacks.values():
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value)
@@ -74,6 +78,7 @@ __all__ = [
     "FargateStack",
     "LambdaStack",
     "NetworkStack",
+    "ObservabilityStack",
     "STACK_PREFIX",
     "SageMakerStack",
     "add_stacks",

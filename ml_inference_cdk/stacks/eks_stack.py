@@ -12,6 +12,7 @@ from ..config import StageConfig
 from ..constructs.eks import EksInference
 from ..constructs.model_image import ModelImage
 from ..constructs.network import SharedNetwork
+from .monitoring import service_monitoring, trace_collector
 
 
 class EksStack(Stack):
@@ -39,6 +40,9 @@ class EksStack(Stack):
             max_replicas=config.eks_max_replicas,
             gpu_count=config.eks_gpu_count,
             removal_policy=config.removal_policy,
+            monitoring=service_monitoring(config),
+            tracing=trace_collector(config),
+            log_retention=config.log_retention,
         )
         CfnOutput(self, "Url", value=self.inference.url, description="Inference endpoint, the Ingress's load balancer (POST /predict)")
         CfnOutput(self, "ClusterName", value=self.inference.cluster.cluster_name, description="The EKS cluster")

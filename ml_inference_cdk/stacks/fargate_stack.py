@@ -11,6 +11,7 @@ from ..config import StageConfig
 from ..constructs.fargate_inference import FargateInference
 from ..constructs.model_image import ModelImage
 from ..constructs.network import SharedNetwork
+from .monitoring import service_monitoring, trace_collector
 
 
 class FargateStack(Stack):
@@ -38,6 +39,8 @@ class FargateStack(Stack):
             removal_policy=config.removal_policy,
             http_5xx_alarm_threshold=config.alarm_http_5xx_count,
             p99_latency_alarm_threshold=Duration.millis(config.alarm_p99_latency_ms),
+            monitoring=service_monitoring(config),
+            tracing=trace_collector(config),
             rollback_on_alarms=config.fargate_rollback_on_alarms,
         )
         CfnOutput(self, "Url", value=self.inference.url, description="Inference endpoint (POST /predict)")

@@ -12,6 +12,7 @@ from ..config import StageConfig
 from ..constructs.lambda_inference import LambdaInference
 from ..constructs.model_image import ModelImage
 from ..constructs.network import SharedNetwork
+from .monitoring import service_monitoring
 
 
 class LambdaStack(Stack):
@@ -54,6 +55,7 @@ class LambdaStack(Stack):
                 if config.lambda_canary_deployment
                 else None
             ),
+            monitoring=service_monitoring(config),
         )
         if self.inference.url is not None:
             CfnOutput(self, "Url", value=self.inference.url, description="Inference endpoint (SigV4-signed requests)")

@@ -11,6 +11,7 @@ from ..config import StageConfig
 from ..constructs.model_image import ModelImage
 from ..constructs.network import SharedNetwork
 from ..constructs.sagemaker import EndpointCapacity, EndpointMode, SageMakerEndpoint
+from .monitoring import service_monitoring
 
 
 class SageMakerStack(Stack):
@@ -45,6 +46,7 @@ class SageMakerStack(Stack):
             log_retention=config.log_retention,
             model_latency_alarm_threshold=Duration.millis(config.alarm_p99_latency_ms),
             invocation_5xx_alarm_threshold=config.alarm_http_5xx_count,
+            monitoring=service_monitoring(config),
         )
         #: Batch transform over the data bucket's batch-input/ prefix.
         self.batch = self.inference.add_batch_transform()

@@ -26,7 +26,7 @@ def smoke_command(config: PipelineConfig, stage: StageConfig, target: str) -> st
     args = [
         "python3", "-m", "ml_inference_cli", "smoke",
         "--stack", f"{STACK_PREFIX}-{target}", "--stage", stage.name, "--region", stage.region,
-        "--labels", ",".join(config.smoke_labels), "--p95-ms", str(config.smoke_p95_ms),
+        "--labels", ",".join(stage.model_labels), "--p95-ms", str(config.smoke_p95_ms),
         "--wait", str(config.smoke_wait_seconds),
     ]
     if stage.smoke_role_arn:

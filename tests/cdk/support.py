@@ -10,6 +10,15 @@ from aws_cdk.assertions import Template
 
 from tests.conftest import cdk_json_context
 
+#: The service alarms every inference construct adds by default (ServiceMonitoring()).
+SERVICE_ALARM_KEYS = {
+    "service_p99_latency",
+    "service_error_rate",
+    "drift_label_share_NEGATIVE",
+    "drift_label_share_POSITIVE",
+    "drift_mean_confidence",
+}
+
 
 def new_stack(*, env: cdk.Environment | None = None) -> tuple[cdk.App, cdk.Stack]:
     app = cdk.App(context=cdk_json_context())

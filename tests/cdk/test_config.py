@@ -87,6 +87,66 @@ def test_fails_when_targets_are_not_distinct_known_names(targets):
         StageConfig(name="x", targets=targets)
 
 
+def test_pinning_an_account_synthesizes_without_lookups(tmp_path):
+    # With an account, Vpc would look up availability zones (credentials); the stage names them.
+    # (.ci/run runs the README's whole `npx cdk synth -c stage=prod -c account=...` command.)
+    import aws_cdk as cdk
+
+    from ml_inference_cdk.stacks import NetworkStack
+    from tests.conftest import cdk_json_context
+
+    config = get_stage_config("prod").with_environment(account="123456789012", region="eu-west-1")
+    app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
+    stack = NetworkStack(app, "MlInference-Network", config=config, env=cdk.Environment(account=config.account, region=config.region))
+    assembly = app.synth()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert "missing" not in manifest, manifest.get("missing")
+    template = assembly.get_stack_artifact(stack.artifact_id).template
+    zones = {r["Properties"]["AvailabilityZone"] for r in template["Resources"].values() if r["Type"] == "AWS::EC2::Subnet"}
+    assert zones == {"eu-west-1a", "eu-west-1b"}
+
+
+def test_fails_when_an_account_is_pinned_in_a_region_without_known_zones():
+    with pytest.raises(ValueError, match="name 2 of its availability zones in StageConfig.availability_zones"):
+        get_stage_config("dev").with_environment(account="123456789012", region="ap-south-2")
+    pinned = StageConfig(name="x", availability_zones=("ap-south-2a", "ap-south-2b")).with_environment(
+        account="123456789012", region="ap-south-2"
+    )
+    assert pinned.zones == ("ap-south-2a", "ap-south-2b")
+    with pytest.raises(ValueError, match="are not all in ap-south-2"):
+        StageConfig(name="x", availability_zones=("eu-west-1a", "eu-west-1b")).with_environment(
+            account="123456789012", region="ap-south-2"
+        )
+
+
+def test_zones_are_left_to_cloudformation_without_an_account():
+    assert get_stage_config("prod").zones is None
+
+def test_observability_per_stage():
+    tracing = {name: config.tracing for name, config in STAGES.items()}
+    assert tracing == {"dev": False, "staging": False, "prod": True}
+    assert {name: config.monthly_budget_usd for name, config in STAGES.items()} == {"dev": 400, "staging": 600, "prod": 2000}
+    assert all(config.model_labels == ("NEGATIVE", "POSITIVE") for config in STAGES.values())
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"alarm_error_rate_percent": 0}, "alarm_error_rate_percent"),
+        ({"monthly_budget_usd": 0}, "monthly_budget_usd"),
+        ({"model_labels": ("A", "A")}, "model_labels"),
+        ({"model_labels": ("A", "")}, "model_labels"),
+        ({"drift_label_share_percent": (90, 10)}, "drift_label_share_percent"),
+        ({"drift_min_mean_confidence": 1.0}, "drift_min_mean_confidence"),
+        ({"drift_min_predictions": 0}, "drift_min_predictions"),
+        ({"drift_period_minutes": 2}, "drift_period_minutes"),
+    ],
+)
+def test_fails_when_observability_settings_are_invalid(props, message):
+    with pytest.raises(ValueError, match=message):
+        StageConfig(name="x", **props)
+
+
 # -- delivery pipeline ------------------------------------------------------------------------
 
 
@@ -125,8 +185,7 @@ def test_a_configured_source_has_no_placeholders():
         ({"stages": ("dev", "qa")}, "stages must be distinct names from dev, staging, prod"),
         ({"stages": ("dev", "dev")}, "stages must be distinct names"),
         ({"stages": ("dev", "staging"), "approval_before": ("prod",)}, "approval_before .* names stages it does not deploy"),
-        ({"smoke_labels": ("ONLY",)}, "smoke_labels needs two labels or more"),
-        ({"smoke_p95_ms": 0}, "smoke_p95_ms above 0"),
+        ({"smoke_p95_ms": 0}, "smoke_p95_ms must be above 0"),
     ],
 )
 def test_fails_when_the_pipeline_config_is_invalid(changes, message):

@@ -16,7 +16,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from ml_inference_cdk import EksInference, ModelImage, SharedNetwork
 from tests.cdk.eks_support import by_kind, manifests_of, validate
-from tests.cdk.support import new_stack, template_of
+from tests.cdk.support import SERVICE_ALARM_KEYS, new_stack, template_of
 
 REGION = cdk.Environment(region="us-east-1")
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1234-5678-9abc-0123456789ab"
@@ -79,7 +79,7 @@ def test_minimal_use(default):
     for name in ("cluster", "namespace", "service_account", "service_account_role", "manifests", "alarms", "topic", "addons", "secrets_key"):
         assert getattr(construct, name) is not None, name
     assert construct.namespace == "inference" and construct.service_account == "inference"
-    assert set(construct.alarms) == {"running_pods", "container_restarts", "cpu_saturation", "memory_saturation"}
+    assert set(construct.alarms) == {"running_pods", "container_restarts", "cpu_saturation", "memory_saturation"} | SERVICE_ALARM_KEYS
     assert set(construct.addons) == {"metrics-server", "amazon-cloudwatch-observability"}
 
 

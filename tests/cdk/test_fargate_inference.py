@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match
 
 from ml_inference_cdk import FargateInference, ModelImage, SharedNetwork
-from tests.cdk.support import new_stack, template_of
+from tests.cdk.support import SERVICE_ALARM_KEYS, new_stack, template_of
 
 REGION = cdk.Environment(region="us-east-1")  # the CDK's own ALB access-log policy for a known region
 
@@ -234,7 +234,7 @@ def test_default_scaling(default):
 
 def test_default_alarms(default):
     template, construct = default
-    assert set(construct.alarms) == {"http_5xx", "p99_latency", "unhealthy_hosts", "running_tasks"}
+    assert set(construct.alarms) == {"http_5xx", "p99_latency", "unhealthy_hosts", "running_tasks"} | SERVICE_ALARM_KEYS
     topic = {"Ref": Match.string_like_regexp("ServiceAlarmTopic")}
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",

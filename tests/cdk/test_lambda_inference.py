@@ -17,7 +17,7 @@ from aws_cdk.assertions import Annotations, Match
 
 from ml_inference_cdk import LambdaEndpointType, LambdaInference, ModelImage, SharedNetwork
 from ml_inference_cdk.constructs.lambda_inference import warmup_event
-from tests.cdk.support import new_stack, template_of
+from tests.cdk.support import SERVICE_ALARM_KEYS, new_stack, template_of
 
 
 def build(image_props=None, **props):
@@ -117,8 +117,8 @@ def test_default_endpoint_is_an_iam_function_url_on_the_alias(default):
 
 def test_default_alarms_notify_an_encrypted_topic(default):
     template, construct = default
-    assert set(construct.alarms) == {"errors", "throttles", "p99_duration"}
-    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    assert set(construct.alarms) == {"errors", "throttles", "p99_duration"} | SERVICE_ALARM_KEYS
+    template.resource_count_is("AWS::CloudWatch::Alarm", 3 + len(SERVICE_ALARM_KEYS))
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     template.has_resource_properties(
         "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [Match.string_like_regexp("AlarmTopicKey"), "Arn"]}}

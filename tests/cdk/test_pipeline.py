@@ -236,7 +236,9 @@ def test_a_stage_deploys_and_smoke_tests_only_its_targets_and_a_configured_sourc
         stage={"targets": ("Lambda", "Fargate")},
     )
     actions = _stages(template)["Dev"]
-    assert set(_deploys(actions)) == {"MlInference-Network-dev", "MlInference-Lambda-dev", "MlInference-Fargate-dev"}
+    # A stack kind without an endpoint (the stage's observability) deploys, with no smoke step.
+    assert set(_deploys(actions)) == {"MlInference-Network-dev", "MlInference-Lambda-dev", "MlInference-Fargate-dev",
+                                      "MlInference-Observability-dev"}
     assert {a["Name"] for a in actions if a["Name"].startswith("Smoke-")} == {"Smoke-Lambda", "Smoke-Fargate"}
     assert set(stack.smoke_steps["dev"]) == {"Lambda", "Fargate"}
     for assertion in template["Rules"]["SourceIsConfigured"]["Assertions"]:

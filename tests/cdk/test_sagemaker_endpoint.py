@@ -24,7 +24,7 @@ from ml_inference_cdk.constructs.sagemaker import (
     async_environment,
 )
 from tests.cdk.sagemaker_support import REGION, build, logical_id, role_statements
-from tests.cdk.support import new_stack, template_of
+from tests.cdk.support import SERVICE_ALARM_KEYS, new_stack, template_of
 
 @pytest.fixture(scope="module")
 def real_time():
@@ -118,7 +118,7 @@ def test_alarms_in_microseconds(real_time):
             "AlarmActions": [{"Ref": Match.string_like_regexp("AlarmTopic")}],
         },
     )
-    assert set(endpoint.alarms) == {"model_latency", "invocation_5xx", "overhead_latency"}
+    assert set(endpoint.alarms) == {"model_latency", "invocation_5xx", "overhead_latency"} | SERVICE_ALARM_KEYS
 
 
 def test_metric_helpers_name_the_endpoint(real_time):

@@ -242,10 +242,10 @@ def test_a_stage_deploys_only_its_targets(tmp_path):
 
     app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
     lambda_only = dataclasses.replace(get_stage_config("dev"), targets=("Lambda",))
-    assert set(add_stacks(app, lambda_only)) == {"Lambda"}
+    assert set(add_stacks(app, lambda_only)) == {"Lambda", "Observability"}
     app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
     two = dataclasses.replace(get_stage_config("dev"), targets=("Lambda", "Fargate"))
-    assert set(add_stacks(app, two)) == {"Network", "Lambda", "Fargate"}
+    assert set(add_stacks(app, two)) == {"Network", "Lambda", "Fargate", "Observability"}
 
 
 def test_the_pipeline_stage_holds_the_same_stacks(synthesized, tmp_path):
@@ -261,7 +261,7 @@ def test_the_pipeline_stage_holds_the_same_stacks(synthesized, tmp_path):
     app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
     stage = MlInferenceStage(app, "Dev", config=get_stage_config("dev"))
     assembly = stage.synth()
-    assert set(stage.stacks) == {"Network", "Lambda", "Fargate", "SageMaker", "Eks"}
+    assert set(stage.stacks) == {"Network", "Lambda", "Fargate", "SageMaker", "Eks", "Observability"}
     for target, stack in stage.stacks.items():
         stack_id = f"MlInference-{target}"
         assert stack.stack_name == f"{stack_id}-dev"

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from inference.app.classifier import TransformersClassifier
+from inference.app.backends.pytorch import TransformersClassifier
 from inference.app.dev_model import build_tiny_model
 from inference.app.main import create_app
 from inference.app.observability import SERVICE_NAME, logger
@@ -106,16 +107,16 @@ def wait_until_ready(url: str, process: subprocess.Popen, timeout: float = 90) -
     raise TimeoutError(f"{url} not ready after {timeout}s")
 
 
-@pytest.fixture(scope="session")
-def live_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The image's `serve` entrypoint script, run as `serve serve` on a free port."""
+@contextmanager
+def running_server(model_dir: Path, log_dir: Path, **env: str) -> Iterator[str]:
+    """The image's `serve` entrypoint script, run as `serve serve` on a free port, with ``env`` added."""
     port = free_port()
     venv_bin = str(Path(sys.executable).parent)
-    env = {**os.environ, "MODEL_DIR": str(tiny_model_dir), "PORT": str(port), "HOST": "127.0.0.1",
-           "PLATFORM": "test-live", "EMF_METRICS": "false", "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO_ROOT)}
-    log = (tmp_path_factory.mktemp("live") / "server.log").open("w+")
-    process = subprocess.Popen([str(INFERENCE_DIR / "docker" / "serve"), "serve"], cwd=REPO_ROOT, env=env,
+    environment = {**os.environ, "MODEL_DIR": str(model_dir), "PORT": str(port), "HOST": "127.0.0.1",
+                   "PLATFORM": "test-live", "EMF_METRICS": "false",
+                   "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO_ROOT), **env}
+    log = (log_dir / "server.log").open("w+")
+    process = subprocess.Popen([str(INFERENCE_DIR / "docker" / "serve"), "serve"], cwd=REPO_ROOT, env=environment,
                                stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -125,3 +126,11 @@ def live_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # No time bound on the queue: these tests check answers, and on a busy machine the measured
+    # rate would refuse some of their bursts (test_batching and test_hostile test admission).
+    with running_server(tiny_model_dir, tmp_path_factory.mktemp("live"), QUEUE_MAX_SECONDS="0") as base_url:
+        yield base_url

@@ -9,7 +9,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from inference.app.classifier import Prediction
+from inference.app.backends import Prediction
 from inference.app.dev_model import UNTRAINED_VERSION, build_tiny_model
 from inference.app.main import create_app
 from inference.app.observability import logger
@@ -30,13 +30,25 @@ def test_predict_answers_with_label_confidence_and_version(client, classifier):
     response = client.post("/predict", json={"text": "I loved this movie!"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"sentiment", "confidence", "model_version", "processing_time_ms", "truncated"}
+    assert set(body) == {"label", "confidence", "model_version", "processing_time_ms", "truncated", "sentiment"}
     expected = classifier.predict(["I loved this movie!"])[0]
-    assert body["sentiment"] == expected.label
+    assert body["label"] == expected.label
     assert body["confidence"] == pytest.approx(expected.confidence, abs=1e-5)
     assert body["model_version"] == UNTRAINED_VERSION
     assert body["processing_time_ms"] > 0
     assert body["truncated"] is False
+
+
+def test_sentiment_is_a_deprecated_alias_of_label(client):
+    """0.x keeps `sentiment` (same value as `label`) so existing clients keep working, marked deprecated."""
+    single = client.post("/predict", json={"text": "I loved this movie!"}).json()
+    batch = client.post("/predict/batch", json={"texts": ["a", "b c"]}).json()["predictions"]
+    invocation = client.post("/invocations", json={"inputs": "hello"}).json()
+    for answer in [single, *batch, invocation]:
+        assert answer["sentiment"] == answer["label"]
+    properties = client.get("/openapi.json").json()["components"]["schemas"]["PredictResponse"]["properties"]
+    assert properties["sentiment"]["deprecated"] is True and "label" in properties["sentiment"]["description"]
+    assert "deprecated" not in properties["label"]
 
 
 def test_predictions_match_the_transformers_pipeline(client, tiny_model_dir):
@@ -47,14 +59,14 @@ def test_predictions_match_the_transformers_pipeline(client, tiny_model_dir):
     expected = reference(texts, truncation=True)
     got = client.post("/predict/batch", json={"texts": texts}).json()["predictions"]
     for answer, reference_answer in zip(got, expected, strict=True):
-        assert answer["sentiment"] == reference_answer["label"]
+        assert answer["label"] == reference_answer["label"]
         assert answer["confidence"] == pytest.approx(reference_answer["score"], abs=1e-4)
 
 
 @pytest.mark.parametrize("text", ["Ça a l'air très bien 👍", "日本語のテキスト", "مرحبا بالعالم", "e\u0301\u200b\u00a0tab\tnew\nline", "\x00nul"])
 def test_unicode_text_is_classified(client, classifier, text):
     body = client.post("/predict", json={"text": text}).json()
-    assert body["sentiment"] == classifier.predict([text])[0].label
+    assert body["label"] == classifier.predict([text])[0].label
     assert body["truncated"] is False
 
 
@@ -72,7 +84,7 @@ def test_text_longer_than_the_model_is_truncated_not_rejected(client, classifier
     assert len(head) < 1000
     expected = classifier.predict([head])[0]
     assert expected.truncated is False
-    assert response.json()["sentiment"] == expected.label
+    assert response.json()["label"] == expected.label
     assert response.json()["confidence"] == pytest.approx(expected.confidence, abs=1e-5)
 
 
@@ -85,7 +97,7 @@ def test_batch_answers_in_input_order_and_equals_single_answers(client, varied_t
     singles = [client.post("/predict", json={"text": text}).json() for text in texts]
     assert len({round(s["confidence"], 4) for s in singles}) > 8, "texts should give distinct answers"
     for from_batch, single in zip(predictions, singles, strict=True):
-        assert from_batch["sentiment"] == single["sentiment"]
+        assert from_batch["label"] == single["label"]
         assert from_batch["confidence"] == pytest.approx(single["confidence"], abs=1e-4)
         assert from_batch["truncated"] == single["truncated"]
 
@@ -93,13 +105,13 @@ def test_batch_answers_in_input_order_and_equals_single_answers(client, varied_t
 def test_labels_come_from_the_config_id2label(make_app, tmp_path, varied_texts):
     from transformers import pipeline
 
-    from inference.app.classifier import TransformersClassifier
+    from inference.app.backends.pytorch import TransformersClassifier
 
     labels = ("sad", "neutral", "joyful")
     model_dir = build_tiny_model(tmp_path / "three", labels=labels, seed=3)
     texts = varied_texts(30)
     with TestClient(make_app(TransformersClassifier(model_dir))) as client:
-        got = [p["sentiment"] for p in client.post("/predict/batch", json={"texts": texts}).json()["predictions"]]
+        got = [p["label"] for p in client.post("/predict/batch", json={"texts": texts}).json()["predictions"]]
     assert set(got) <= set(labels)
     assert len(set(got)) >= 2, "a random 3-label model should not give one label to 30 different texts"
     reference = pipeline("text-classification", model=str(model_dir), device="cpu")

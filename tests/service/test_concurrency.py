@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from inference.app.classifier import Prediction
+from inference.app.backends import Prediction
 
 
 class BlockingClassifier:
@@ -70,5 +70,5 @@ def test_fifty_concurrent_requests_are_all_answered_correctly(live_server, class
     assert len(answers) == 50
     assert len({round(e.confidence, 4) for e in expected}) > 10, "answers must tell the texts apart"
     for index, answer in answers.items():
-        assert answer["sentiment"] == expected[index].label, index
+        assert answer["label"] == expected[index].label, index
         assert answer["confidence"] == pytest.approx(expected[index].confidence, abs=1e-4), index

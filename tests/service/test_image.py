@@ -177,30 +177,35 @@ def test_the_fetch_stage_pins_the_huggingface_hub_the_service_is_tested_with():
 
 @pytest.fixture
 def fake_python(tmp_path) -> dict[str, str]:
-    """A PATH whose `python` prints its arguments: what `serve` would exec."""
+    """A PATH whose `python` prints its arguments and PORT: what `serve` would exec."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "python"
-    fake.write_text('#!/bin/sh\necho "python $*"\n')
+    fake.write_text('#!/bin/sh\necho "python $* PORT=$PORT"\n')
     fake.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST", "SAGEMAKER_BIND_TO_PORT")}
     return {**env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
 @pytest.mark.parametrize("args", [[], ["serve"]])
-def test_serve_and_no_arguments_start_uvicorn_on_8080(fake_python, args):
+def test_serve_and_no_arguments_start_the_server_on_8080(fake_python, args):
     out = subprocess.run([str(SERVE), *args], env=fake_python, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["python", "-m", "uvicorn", "inference.app.main:app", "--host", "0.0.0.0", "--port", "8080",
-                           "--workers", "1", "--no-access-log", "--timeout-graceful-shutdown", "20"]
+    assert out.split() == ["python", "-m", "inference.app.server", "PORT=8080"]
 
 
-def test_serve_honours_port_settings_and_extra_arguments(fake_python):
+def test_serve_honours_port_settings(fake_python):
     env = {**fake_python, "SAGEMAKER_BIND_TO_PORT": "9090"}
-    out = subprocess.run([str(SERVE), "serve", "--log-level", "debug"], env=env, capture_output=True, text=True,
-                         check=True).stdout
-    assert "--port 9090" in out and out.strip().endswith("--log-level debug")
+    out = subprocess.run([str(SERVE), "serve"], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["python", "-m", "inference.app.server", "PORT=9090"]
     out = subprocess.run([str(SERVE)], env={**env, "PORT": "7000"}, capture_output=True, text=True, check=True).stdout
-    assert "--port 7000" in out
+    assert "PORT=7000" in out
+
+
+def test_the_server_takes_no_arguments():
+    """Its settings come from the environment; an argument meant for uvicorn fails loudly."""
+    result = subprocess.run([sys.executable, "-m", "inference.app.server", "--log-level", "debug"],
+                            capture_output=True, text=True, cwd=INFERENCE.parent, timeout=60)
+    assert result.returncode == 2 and "takes no arguments" in result.stderr
 
 
 def test_other_commands_run_as_given():
@@ -212,7 +217,7 @@ def test_the_serve_script_serves_for_real(live_server):
     ping = httpx.get(f"{live_server}/ping")
     assert ping.status_code == 200 and ping.json()["platform"] == "test-live"
     answer = httpx.post(f"{live_server}/invocations", content=b"Lovely day", headers={"content-type": "text/plain"})
-    assert answer.status_code == 200 and answer.json()["sentiment"] in ("NEGATIVE", "POSITIVE")
+    assert answer.status_code == 200 and answer.json()["label"] in ("NEGATIVE", "POSITIVE")
     assert httpx.get(f"{live_server}/docs").status_code == 200
 
 

@@ -9,7 +9,7 @@ JSON = {"content-type": "application/json"}
 
 def single(classifier, text: str) -> dict:
     prediction = classifier.predict([text])[0]
-    return {"sentiment": prediction.label, "confidence": pytest.approx(prediction.confidence, abs=1e-5)}
+    return {"label": prediction.label, "confidence": pytest.approx(prediction.confidence, abs=1e-5)}
 
 
 def test_ping_answers_200_when_ready(client):
@@ -23,7 +23,7 @@ def test_invocations_with_one_json_text(client, classifier, payload):
     response = client.post("/invocations", json=payload)
     assert response.status_code == 200
     body = response.json()
-    assert {k: body[k] for k in ("sentiment", "confidence")} == single(classifier, "Great service")
+    assert {k: body[k] for k in ("label", "confidence")} == single(classifier, "Great service")
     assert body["truncated"] is False and body["model_version"]
 
 
@@ -33,7 +33,7 @@ def test_invocations_with_a_json_list(client, classifier, key):
     response = client.post("/invocations", json={key: texts})
     assert response.status_code == 200
     predictions = response.json()["predictions"]
-    assert [{k: p[k] for k in ("sentiment", "confidence")} for p in predictions] == [single(classifier, t) for t in texts]
+    assert [{k: p[k] for k in ("label", "confidence")} for p in predictions] == [single(classifier, t) for t in texts]
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "text/plain; charset=utf-8"])
@@ -41,7 +41,7 @@ def test_invocations_with_plain_text(client, classifier, content_type):
     text = "Plain text, with ünïcödé and a newline\nin it"
     response = client.post("/invocations", content=text.encode(), headers={"content-type": content_type})
     assert response.status_code == 200
-    assert {k: response.json()[k] for k in ("sentiment", "confidence")} == single(classifier, text)
+    assert {k: response.json()[k] for k in ("label", "confidence")} == single(classifier, text)
 
 
 def test_invocations_honours_the_plain_text_charset(client, classifier):
@@ -49,7 +49,7 @@ def test_invocations_honours_the_plain_text_charset(client, classifier):
     response = client.post("/invocations", content=text.encode("latin-1"),
                            headers={"content-type": "text/plain; charset=latin-1"})
     assert response.status_code == 200
-    assert response.json()["sentiment"] == classifier.predict([text])[0].label
+    assert response.json()["label"] == classifier.predict([text])[0].label
 
 
 def test_invocations_without_content_type_reads_json(client):
@@ -72,7 +72,9 @@ def test_invocations_truncates_long_text(client):
         (b"[" * 50_000, "application/json", 400, "invalid_json"),
         (b'{"text": "\xff"}', "application/json", 400, "invalid_encoding"),
         (b"\xff\xfe", "text/plain", 400, "invalid_encoding"),
-        (b"hi", "text/plain; charset=no-such-charset", 400, "invalid_encoding"),
+        (b"hi", "text/plain; charset=no-such-charset", 415, "unsupported_charset"),
+        (b"hi", "text/plain; charset=punycode", 415, "unsupported_charset"),
+        (b'{"text": "hi"}', "application/json; charset=utf-16", 415, "unsupported_charset"),
         (b"", "text/plain", 422, "empty_text"),
         (b"   \n ", "text/plain", 422, "empty_text"),
         (b'{"text": ""}', "application/json", 422, "empty_text"),

@@ -84,7 +84,7 @@ def test_sample_events_are_answered(lambda_module, classifier, event_file):
     answers = [body] if "text" in payload else body["predictions"]
     for text, answer in zip(texts, answers, strict=True):
         expected = classifier.predict([text])[0]
-        assert answer["sentiment"] == expected.label
+        assert answer["label"] == expected.label
         assert answer["confidence"] == pytest.approx(expected.confidence, abs=1e-5)
         assert answer["model_version"] == UNTRAINED_VERSION
 
@@ -159,3 +159,36 @@ def test_the_handler_never_batches(lambda_module, settings, classifier):
     status, _, body = invoke(lambda_module, with_request(load_event("alb.json"), path="/predict/batch",
                                                          body=b'{"texts": ["good", "bad"]}'))
     assert status == 200 and len(body["predictions"]) == 2
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
+        {"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": "private-name.txt"}}}]},
+        {"Records": [{"eventSource": "aws:sqs", "body": "private text"}]},
+        {"text": "a direct invoke with the /predict body"},
+        {},
+        ["a", "list"],
+        "a string",
+        None,
+    ],
+    ids=["eventbridge", "s3", "sqs", "predict-body", "empty", "list", "string", "null"],
+)
+def test_a_non_http_event_gets_a_clear_error_not_an_exception(lambda_module, event, log_lines):
+    answer = lambda_module.handler(event, lambda_module.LocalContext("direct-1"))
+    assert answer["statusCode"] == 400 and answer["error"] == "unsupported_event"
+    assert "HTTP API" in answer["detail"] and "inference/events/" in answer["detail"]
+    warning = next(line for line in log_lines() if line["message"] == "unsupported event")
+    assert warning["level"] == "WARNING" and warning["function_request_id"] == "direct-1"
+    assert "private" not in json.dumps(answer) + json.dumps(log_lines()), "event values are never echoed"
+
+
+def test_a_malformed_http_event_gets_a_clear_error(lambda_module):
+    event = load_event("apigw-http-v2.json")
+    del event["requestContext"]["http"]
+    answer = lambda_module.handler(event, lambda_module.LocalContext())
+    assert answer["statusCode"] == 400 and answer["error"] == "unsupported_event"
+    assert "malformed" in answer["detail"]
+    # And the function still serves well-formed events afterwards.
+    assert invoke(lambda_module, load_event("apigw-http-v2.json"))[0] == 200

@@ -7,7 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from inference.app import local
+from inference.app import local, server
 from inference.app.dev_model import UNTRAINED_VERSION, build_tiny_model
 
 
@@ -19,7 +19,7 @@ def captured_run(monkeypatch) -> dict:
     def fake_run(app, **options):
         seen["app"], seen["options"] = app, options
 
-    monkeypatch.setattr(local.uvicorn, "run", fake_run)
+    monkeypatch.setattr(server.uvicorn, "run", fake_run)
     return seen
 
 
@@ -30,7 +30,10 @@ def test_without_model_dir_it_builds_and_serves_the_untrained_model(monkeypatch,
     monkeypatch.delenv("PORT", raising=False)
     local.main()
     assert (tmp_path / ".local-model" / "config.json").is_file()
-    assert captured_run["options"] == {"host": "127.0.0.1", "port": 8080, "access_log": False}
+    options = captured_run["options"]
+    assert (options["host"], options["port"], options["access_log"], options["workers"]) == ("127.0.0.1", 8080, False, 1)
+    # The image's limits: a connection limit and a deadline for a request's headers.
+    assert options["limit_concurrency"] == 256 and options["http"].header_timeout == 10
     warning = next(line for line in log_lines() if line["level"] == "WARNING")
     assert "UNTRAINED" in warning["message"] and ".local-model" in warning["message"]
     with TestClient(captured_run["app"]) as client:
@@ -44,7 +47,12 @@ def test_with_model_dir_it_serves_that_model_on_host_and_port(monkeypatch, tiny_
     monkeypatch.setenv("HOST", "0.0.0.0")
     monkeypatch.setenv("PORT", "9001")
     local.main()
-    assert captured_run["options"]["host"] == "0.0.0.0" and captured_run["options"]["port"] == 9001
+    monkeypatch.setenv("MAX_CONNECTIONS", "12")
+    monkeypatch.setenv("REQUEST_READ_TIMEOUT_SECONDS", "3")
+    local.main()
+    options = captured_run["options"]
+    assert options["host"] == "0.0.0.0" and options["port"] == 9001
+    assert options["limit_concurrency"] == 12 and options["http"].header_timeout == 3
     assert captured_run["app"].state.settings.model_dir == tiny_model_dir
 
 

@@ -13,11 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from inference import export as exporter
-from inference.app import classifier as classifier_module
+from inference.app.backends import cpus as cpus_module
 from inference.app.backends import detect_backend, load_classifier
-from inference.app.classifier import TransformersClassifier, available_cpus, cgroup_cpu_quota
+from inference.app.backends.cpus import available_cpus, cgroup_cpu_quota
+from inference.app.backends.onnx import OnnxClassifier
+from inference.app.backends.pytorch import TransformersClassifier
 from inference.app.main import create_app
-from inference.app.onnx_backend import OnnxClassifier
 from inference.app.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +98,7 @@ def test_the_app_serves_an_exported_directory(onnx_dir: Path, classifier: Transf
         answer = client.post("/predict", json={"text": "I loved this movie!"}).json()
         batch = client.post("/predict/batch", json={"texts": ["good", "word " * 300]}).json()["predictions"]
     expected = classifier.predict(["I loved this movie!"])[0]
-    assert answer["sentiment"] == expected.label and answer["model_version"] == "tiny-random-untrained"
+    assert answer["label"] == expected.label and answer["model_version"] == "tiny-random-untrained"
     assert [p["truncated"] for p in batch] == [False, True]
 
 
@@ -155,9 +156,9 @@ def test_threads_follow_the_quota_not_the_host(tmp_path, monkeypatch):
 
 
 def test_onnx_session_threads_come_from_available_cpus(onnx_dir: Path, monkeypatch):
-    from inference.app import onnx_backend
+    from inference.app.backends import onnx as onnx_backend
 
     monkeypatch.setattr(onnx_backend, "available_cpus", lambda: 1)
     assert OnnxClassifier(onnx_dir).num_threads == 1
     assert OnnxClassifier(onnx_dir, num_threads=3).num_threads == 3
-    assert classifier_module.available_cpus() >= 1
+    assert cpus_module.available_cpus() >= 1

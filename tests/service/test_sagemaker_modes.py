@@ -39,7 +39,7 @@ def test_real_time_and_serverless_invocations(client, content_type, body, expect
     answer = response.json()
     predictions = answer.get("predictions", [answer])
     assert len(predictions) == expected
-    assert all(p["sentiment"] and 0 <= p["confidence"] <= 1 for p in predictions)
+    assert all(p["label"] and 0 <= p["confidence"] <= 1 for p in predictions)
 
 
 def test_ping_is_what_sagemaker_polls(client):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import stat
 
-from inference.app.classifier import TransformersClassifier
+from inference.app.backends.pytorch import TransformersClassifier
 from tests.conftest import REPO
 from tests.training.support import SMOKE_STEPS
 from training.smoke import SMOKE_TEXT, write_dataset

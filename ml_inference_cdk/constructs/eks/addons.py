@@ -1,7 +1,9 @@
 """The EKS add-ons EksInference installs: metrics-server for the HPA, CloudWatch Observability
-(Container Insights) for the alarms and metrics."""
+(Container Insights) for the alarms and metrics, and the service's EMF metrics through its Fluent Bit."""
 
 from __future__ import annotations
+
+from typing import Optional
 
 from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_eks_v2 as eks
@@ -17,8 +19,50 @@ def metrics_server(scope: Construct, cluster: eks.ICluster) -> eks.Addon:
     return eks.Addon(scope, "MetricsServer", cluster=cluster, addon_name=METRICS_SERVER_ADDON)
 
 
-def container_insights(scope: Construct, cluster: eks.ICluster) -> tuple[eks.Addon, iam.Role]:
-    """The CloudWatch Observability add-on, and the role its agent assumes through Pod Identity."""
+def emf_pipeline(*, namespace: str, name: str, container: str, log_group_name: str) -> str:
+    """A Fluent Bit pipeline that sends the workload's EMF lines, as written, to `log_group_name`.
+
+    The add-on's own application pipeline wraps each line in Kubernetes metadata (the line lands
+    under `log_processed`), where CloudWatch does not read it as EMF. This one tails only the
+    workload's container logs, keeps the lines that carry `_aws` and sends just the line.
+    """
+    return "\n".join(
+        [
+            "[INPUT]",
+            "    Name                tail",
+            f"    Tag                 emf.{namespace}.{name}.*",
+            f"    Path                /var/log/containers/{name}-*_{namespace}_{container}-*.log",
+            "    multiline.parser    docker, cri",
+            f"    DB                  /var/fluent-bit/state/flb_emf_{namespace}_{name}.db",
+            "    Mem_Buf_Limit       10MB",
+            "    Skip_Long_Lines     On",
+            "    Refresh_Interval    10",
+            "",
+            "[FILTER]",
+            "    Name                grep",
+            f"    Match               emf.{namespace}.{name}.*",
+            '    Regex               log "_aws"',
+            "",
+            "[OUTPUT]",
+            "    Name                cloudwatch_logs",
+            f"    Match               emf.{namespace}.{name}.*",
+            "    region              ${AWS_REGION}",
+            f"    log_group_name      {log_group_name}",
+            "    log_stream_prefix   ${HOST_NAME}-",
+            "    log_key             log",
+            "    log_format          json/emf",
+            "    auto_create_group   false",
+            "",
+        ]
+    )
+
+
+def container_insights(
+    scope: Construct, cluster: eks.ICluster, *, extra_fluent_bit_files: Optional[dict[str, str]] = None
+) -> tuple[eks.Addon, iam.Role]:
+    """The CloudWatch Observability add-on, and the role its agent (and Fluent Bit) assumes through
+    Pod Identity. `extra_fluent_bit_files`: Fluent Bit configuration files added to the add-on's own
+    (the add-on includes every file of `containerLogs.fluentBit.config.extraFiles`)."""
     agent_role = iam.Role(
         scope,
         "CloudWatchAgentRole",
@@ -41,9 +85,16 @@ def container_insights(scope: Construct, cluster: eks.ICluster) -> tuple[eks.Add
         service_account="cloudwatch-agent",
         role_arn=agent_role.role_arn,
     )
-    addon = eks.Addon(scope, "ContainerInsights", cluster=cluster, addon_name=CONTAINER_INSIGHTS_ADDON)
+    configuration = (
+        {"containerLogs": {"fluentBit": {"config": {"extraFiles": dict(extra_fluent_bit_files)}}}}
+        if extra_fluent_bit_files
+        else None
+    )
+    addon = eks.Addon(
+        scope, "ContainerInsights", cluster=cluster, addon_name=CONTAINER_INSIGHTS_ADDON, configuration_values=configuration
+    )
     addon.node.add_dependency(association)
     return addon, agent_role
 
 
-__all__ = ["CONTAINER_INSIGHTS_ADDON", "METRICS_SERVER_ADDON", "container_insights", "metrics_server"]
+__all__ = ["CONTAINER_INSIGHTS_ADDON", "METRICS_SERVER_ADDON", "container_insights", "emf_pipeline", "metrics_server"]

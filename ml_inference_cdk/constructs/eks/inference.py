@@ -13,11 +13,14 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from .._alarms import SATURATED, SHORTFALL, SPIKE, AlarmSet, check_thresholds, encrypted_alarm_topic
+from .._alarms import SATURATED, SHORTFALL, SPIKE, AlarmSet, add_service_alarms, check_thresholds, encrypted_alarm_topic
 from .._placement import resolve_placement
+from .._service_metrics import ServiceMetrics, ServiceMetricsMixin, ServiceMonitoring, check_environment
+from .._tracing import TraceCollector, app_tracing_environment, grant_put_traces
 from ..model_image import ModelImage
 from . import manifests as k8s
 from . import addons as eks_addons
@@ -28,7 +31,7 @@ _GPU_NODE_POOL = "inference-gpu"
 _GPU_FAMILIES = ("g4dn", "g5", "g5g", "g6", "g6e", "g6f", "gr6", "p3", "p4d", "p4de", "p5", "p5e", "p5en")
 
 
-class EksInference(Construct):
+class EksInference(ServiceMetricsMixin, Construct):
     """The ModelImage `server` target on Amazon EKS, exposed through an ALB Ingress.
 
     By default it creates an EKS Auto Mode cluster in the network's private subnets: a private
@@ -48,6 +51,11 @@ class EksInference(Construct):
     add-on (Container Insights) feeds the alarms and `metric_*()` helpers. With `gpu_count`, an
     Auto Mode NodePool of GPU instances (g5 by default) takes the pods, which request
     `nvidia.com/gpu`; Auto Mode's GPU AMIs bring the NVIDIA driver and device plugin.
+
+    The service's own (EMF) metrics reach CloudWatch through the add-on's Fluent Bit, which sends
+    the workload's EMF lines to a log group of their own; the service alarms (p99 request latency,
+    5xx error rate, drift) watch them, since Auto Mode's load balancer is not in the template. With
+    `tracing`, an OpenTelemetry collector sidecar in each pod sends spans to X-Ray.
 
     Minimal use::
 
@@ -92,6 +100,9 @@ class EksInference(Construct):
         alarm_topic: Optional[sns.ITopic] = None,
         cpu_alarm_threshold_percent: int = 90,
         restart_alarm_threshold: int = 3,
+        monitoring: Optional[ServiceMonitoring] = None,
+        tracing: Optional[TraceCollector] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS,
     ) -> None:
         """
         :param image: the ModelImage to run (its `server` target).
@@ -152,6 +163,13 @@ class EksInference(Construct):
             saturation alarm. Default: 90.
         :param restart_alarm_threshold: container restarts in 5 minutes that raise the
             alarm. Default: 3.
+        :param monitoring: the service's own (EMF) metrics and the alarms on them: namespace, p99
+            request latency, error rate, drift check (with `container_insights`, whose Fluent Bit
+            ships them). Default: `ServiceMonitoring()`.
+        :param tracing: an OpenTelemetry collector sidecar in each pod that sends spans to X-Ray
+            with the pod role (`TraceCollector()`: the ADOT collector from Amazon ECR Public).
+            Default: none, no tracing.
+        :param log_retention: how long the EMF log group keeps the metric lines. Default: two weeks.
         """
         super().__init__(scope, construct_id)
         if cluster is not None and (vpc is not None or vpc_subnets is not None):
@@ -172,6 +190,8 @@ class EksInference(Construct):
         if not 1 <= cpu_alarm_threshold_percent <= 100:
             raise ValueError(f"cpu_alarm_threshold_percent must be between 1 and 100, got {cpu_alarm_threshold_percent}")
         check_thresholds(restart_alarm_threshold=restart_alarm_threshold)
+        check_environment(environment or {})
+        monitoring = monitoring or ServiceMonitoring()
 
         #: The KMS key that encrypts Kubernetes secrets (None on an existing cluster).
         self.secrets_key: Optional[kms.Key] = None
@@ -227,6 +247,14 @@ class EksInference(Construct):
             role_arn=self.service_account_role.role_arn,
         )
 
+        #: The service's own (EMF) metrics of this deployment.
+        self.service_metrics = ServiceMetrics.of(self, platform="eks", monitoring=monitoring)
+        env = {**self.service_metrics.environment(), **(environment or {})}
+        if tracing is not None:
+            env = {**app_tracing_environment(self.service_metrics.service), **env}
+            grant_put_traces(self.service_account_role, self.service_account_role)
+        #: The tracing sidecar of each pod, or None.
+        self.tracing = tracing
         #: The image the pods run: the `server` target.
         self.image_uri = image.image_uri("server")
         #: The IngressClass (and IngressClassParams) name: cluster-scoped, so it carries the namespace.
@@ -246,10 +274,11 @@ class EksInference(Construct):
             cpu_target_percent=cpu_target_percent,
             memory_target_percent=memory_target_percent,
             scale_down_stabilization_seconds=int((scale_down_stabilization or Duration.minutes(5)).to_seconds()),
-            environment=dict(environment or {}),
+            environment=env,
             gpu_count=gpu_count,
             gpu_node_pool=_GPU_NODE_POOL if gpu_count else None,
             max_unavailable=max_unavailable,
+            **_collector_spec(tracing, Stack.of(self).region),
             progress_deadline_seconds=int((progress_deadline or Duration.minutes(10)).to_seconds()),
         )
         #: The Kubernetes objects applied to the cluster, by kind (plain dicts; tokens unresolved).
@@ -264,6 +293,9 @@ class EksInference(Construct):
         )
         #: The KubernetesManifest constructs by group: Namespace, Identity, Workload, Ingress, NodePool.
         self.kubernetes_resources: dict[str, eks.KubernetesManifest] = self._apply_manifests()
+        if tracing is not None:
+            # The sidecar sends spans as soon as a pod starts: the role's X-Ray policy first.
+            self.kubernetes_resources["Workload"].node.add_dependency(self.service_account_role)
         #: The URL clients call: the Ingress's load balancer, read from the cluster once Auto Mode
         #: has provisioned it (https:// with a certificate, else http://).
         self.url = f"{'https' if certificate is not None else 'http'}://{self._ingress_hostname(name, namespace)}"
@@ -282,15 +314,28 @@ class EksInference(Construct):
         self.cloudwatch_agent_role: Optional[iam.Role] = None
         #: Where the alarms notify (None without Container Insights).
         self.topic: Optional[sns.ITopic] = None
-        #: The alarms by name: running_pods, container_restarts, cpu_saturation, memory_saturation
-        #: (empty without Container Insights, whose metrics they watch).
+        #: The log group the EMF lines go to, for CloudWatch to read (None without Container Insights).
+        self.metrics_log_group: Optional[logs.LogGroup] = None
+        #: The alarms by name: running_pods, container_restarts, cpu_saturation, memory_saturation,
+        #: and the service alarms (service_p99_latency, service_error_rate, drift_*) (empty without
+        #: Container Insights, whose metrics and Fluent Bit they need).
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         if container_insights:
-            addon, self.cloudwatch_agent_role = eks_addons.container_insights(self, self.cluster)
+            self.metrics_log_group = logs.LogGroup(
+                self, "MetricsLogGroup", retention=log_retention, removal_policy=removal_policy
+            )
+            emf = eks_addons.emf_pipeline(
+                namespace=namespace, name=name, container=k8s.CONTAINER_NAME,
+                log_group_name=self.metrics_log_group.log_group_name,
+            )
+            addon, self.cloudwatch_agent_role = eks_addons.container_insights(
+                self, self.cluster, extra_fluent_bit_files={f"emf-{namespace}-{name}.conf": emf}
+            )
             self.addons[eks_addons.CONTAINER_INSIGHTS_ADDON] = addon
             self.topic = alarm_topic or encrypted_alarm_topic(self, removal_policy)
             self.alarms = self._create_alarms(self.topic, min_replicas, cpu_alarm_threshold_percent,
                                               restart_alarm_threshold)
+            self.alarms.update(add_service_alarms(AlarmSet(self, self.topic), self.service_metrics, monitoring))
 
     @property
     def cluster_name(self) -> str:
@@ -430,6 +475,18 @@ class EksInference(Construct):
             evaluation=SATURATED,
         )
         return alarms.alarms
+
+
+def _collector_spec(tracing: Optional[TraceCollector], region: str) -> dict[str, Any]:
+    """The WorkloadSpec fields of the tracing sidecar (none without tracing)."""
+    if tracing is None:
+        return {}
+    return {
+        "collector_image": tracing.image,
+        "collector_config": tracing.config_content(region),
+        "collector_cpu_millicores": tracing.cpu_millicores,
+        "collector_memory_mib": tracing.memory_limit_mib,
+    }
 
 
 def _check_cluster_props(

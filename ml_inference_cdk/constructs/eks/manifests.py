@@ -19,6 +19,8 @@ IMAGE_UID = 10001
 #: Where Auto Mode's own NodeClass lives; GPU node pools refer to it.
 AUTO_MODE_NODE_CLASS = {"group": "eks.amazonaws.com", "kind": "NodeClass", "name": "default"}
 GPU_RESOURCE = "nvidia.com/gpu"
+#: The inference container's name (container log files are named after it).
+CONTAINER_NAME = "inference"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -61,6 +63,11 @@ class WorkloadSpec:
     max_unavailable: int = 1
     tmp_size_mib: int = 1024
     termination_grace_seconds: int = 30
+    #: The tracing sidecar (an OpenTelemetry collector image and its configuration), or None.
+    collector_image: Optional[str] = None
+    collector_config: Optional[str] = None
+    collector_cpu_millicores: int = 250
+    collector_memory_mib: int = 256
     #: A rollout that makes no progress for this long is marked failed (Progressing=False); the
     #: old pods keep serving (maxUnavailable 0) and the pipeline's smoke test stops promotion.
     progress_deadline_seconds: int = 600
@@ -99,6 +106,37 @@ def service_account(name: str, namespace_name: str) -> dict[str, Any]:
     }
 
 
+def _restricted_security_context() -> dict[str, Any]:
+    # What Pod Security "restricted" asks of every container, init containers included.
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def collector_sidecar(spec: WorkloadSpec) -> dict[str, Any]:
+    """The tracing collector as a native sidecar (an init container that keeps running): it starts
+    before the app and stops after it, so the last spans still leave."""
+    assert spec.collector_image is not None and spec.collector_config is not None
+    return {
+        "name": "otel-collector",
+        "image": spec.collector_image,
+        "imagePullPolicy": "IfNotPresent",
+        "restartPolicy": "Always",
+        "env": [{"name": "AOT_CONFIG_CONTENT", "value": spec.collector_config}],
+        # Requests keep the HPA's utilisation meaningful (it sums every container's).
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": cpu_quantity(spec.collector_cpu_millicores), "memory": memory_quantity(spec.collector_memory_mib)},
+        },
+        "livenessProbe": {"exec": {"command": ["/healthcheck"]}, "periodSeconds": 20, "timeoutSeconds": 5, "failureThreshold": 3},
+        "securityContext": _restricted_security_context(),
+    }
+
+
 def deployment(spec: WorkloadSpec) -> dict[str, Any]:
     limits: dict[str, Any] = {
         "cpu": cpu_quantity(spec.cpu_limit_millicores),
@@ -114,7 +152,7 @@ def deployment(spec: WorkloadSpec) -> dict[str, Any]:
     probe = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "timeoutSeconds": 5}
     env = {"PLATFORM": "eks", "MODEL_DIR": "/opt/ml/model", "PORT": str(CONTAINER_PORT), **spec.environment}
     container = {
-        "name": "inference",
+        "name": CONTAINER_NAME,
         "image": spec.image_uri,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
@@ -126,13 +164,7 @@ def deployment(spec: WorkloadSpec) -> dict[str, Any]:
         "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
         # The load balancer keeps sending for a few seconds after a pod leaves the endpoints.
         "lifecycle": {"preStop": {"sleep": {"seconds": 10}}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "privileged": False,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": _restricted_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     pod_spec: dict[str, Any] = {
@@ -164,6 +196,8 @@ def deployment(spec: WorkloadSpec) -> dict[str, Any]:
             },
         ],
     }
+    if spec.collector_image is not None:
+        pod_spec["initContainers"] = [collector_sidecar(spec)]
     if spec.gpu_count:
         pod_spec["nodeSelector"] = {"karpenter.sh/nodepool": spec.gpu_node_pool}
         pod_spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]

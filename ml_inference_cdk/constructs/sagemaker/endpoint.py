@@ -17,9 +17,10 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from .._alarms import SPIKE, SUSTAINED, AlarmSet, check_thresholds, encrypted_alarm_topic
+from .._alarms import SPIKE, SUSTAINED, AlarmSet, add_service_alarms, check_thresholds, encrypted_alarm_topic
 from .._checks import iam5_resource_finding, skip_checkov
 from .._placement import Placement, resolve_placement
+from .._service_metrics import ServiceMetrics, ServiceMetricsMixin, ServiceMonitoring, check_environment
 from ..model_image import ModelImage
 from .batch import BatchTransform
 from .capacity import (
@@ -37,7 +38,7 @@ from .storage import grant_prefix, new_data_bucket
 _ROLLBACK_ALARMS = ("ModelLatency", "Invocation5xx")
 
 
-class SageMakerEndpoint(Construct):
+class SageMakerEndpoint(ServiceMetricsMixin, Construct):
     """The ModelImage `server` target as a SageMaker endpoint; `capacity` says how it runs.
 
     - `EndpointCapacity.real_time(...)` (default): instances in the VPC's private subnets,
@@ -83,6 +84,7 @@ class SageMakerEndpoint(Construct):
         model_latency_alarm_threshold: Optional[Duration] = None,
         overhead_latency_alarm_threshold: Optional[Duration] = None,
         invocation_5xx_alarm_threshold: int = 5,
+        monitoring: Optional[ServiceMonitoring] = None,
     ) -> None:
         """
         :param image: the ModelImage to serve (its `server` target; `serve` starts it on 8080).
@@ -116,6 +118,9 @@ class SageMakerEndpoint(Construct):
             Default: 250 ms; 10 s for serverless endpoints, where cold starts land in it.
         :param invocation_5xx_alarm_threshold: Invocation5XXErrors per minute that raise the
             alarm. Default: 5.
+        :param monitoring: the service's own (EMF) metrics and the alarms on them: namespace, p99
+            request latency, error rate, drift check (not rollback alarms). Default:
+            `ServiceMonitoring()`.
         """
         super().__init__(scope, construct_id)
         capacity = capacity or EndpointCapacity.real_time()
@@ -133,6 +138,10 @@ class SageMakerEndpoint(Construct):
         if data_expiration is not None and data_expiration.to_hours() < 24:
             raise ValueError("data_expiration must be at least one day")
         placement = resolve_placement(vpc=vpc, vpc_subnets=vpc_subnets, required=False, what="the model's instances")
+        check_environment(environment or {})
+        monitoring = monitoring or ServiceMonitoring()
+        #: The service's own (EMF) metrics of this deployment.
+        self.service_metrics = ServiceMetrics.of(self, platform="sagemaker", monitoring=monitoring)
 
         #: How SageMaker runs the endpoint.
         self.capacity = capacity
@@ -168,7 +177,9 @@ class SageMakerEndpoint(Construct):
         )
         isolation = capacity.network_isolation_default if network_isolation is None else network_isolation
         #: The SageMaker model.
-        self.model = self._model(image, model_data, placement, isolation, environment or {})
+        self.model = self._model(
+            image, model_data, placement, isolation, {**self.service_metrics.environment(), **(environment or {})}
+        )
 
         needs_bucket = isinstance(capacity, AsyncCapacity) or capacity.data_capture_percent is not None
         data = self._new_data_bucket() if needs_bucket else None
@@ -203,13 +214,15 @@ class SageMakerEndpoint(Construct):
         self.endpoint_name: str = self.endpoint.attr_endpoint_name
         #: The endpoint's ARN.
         self.endpoint_arn: str = self.endpoint.ref
-        #: The alarms by name: model_latency, invocation_5xx, overhead_latency (+ async_failures).
+        #: The alarms by name: model_latency, invocation_5xx, overhead_latency (+ async_failures), and
+        #: the service alarms (service_p99_latency, service_error_rate, drift_*).
         self.alarms = self._create_alarms(
             model_latency_alarm_threshold or Duration.seconds(1),
             overhead_latency_alarm_threshold or capacity.default_overhead_latency,
             invocation_5xx_alarm_threshold,
             named=rollback,
         )
+        self.alarms.update(add_service_alarms(AlarmSet(self, self.topic), self.service_metrics, monitoring))
         scaling = capacity.add_autoscaling(self, self.endpoint_name)
         #: Instance-count autoscaling (real time and async, when min and max differ); else None.
         self.scalable_target: Optional[appscaling.ScalableTarget] = scaling[0]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import TextEncoder, _EncodeForwardClassifier, available_cpus, labels_from_config, read_json, softmax
-from .classifier import usable_length
-from .model_info import read_model_info
+from ..model_info import read_model_info
+from .base import EncodeForwardClassifier, TextEncoder, labels_from_config, read_json, softmax, usable_length
+from .cpus import available_cpus
 
 #: The files that make a directory an exported ONNX model (``inference/export.py`` writes them).
 ONNX_MODEL_FILE = "model.onnx"
@@ -24,7 +24,7 @@ def is_onnx_model_dir(model_dir: Path) -> bool:
     return (Path(model_dir) / ONNX_MODEL_FILE).is_file()
 
 
-class OnnxClassifier(_EncodeForwardClassifier):
+class OnnxClassifier(EncodeForwardClassifier):
     """An exported sequence classifier run by ONNX Runtime on CPU."""
 
     backend = "onnx"
