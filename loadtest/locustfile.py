@@ -58,7 +58,7 @@ def _options(parser) -> None:
     group.add_argument("--async-timeout", type=float, default=300, env_var="LOADTEST_ASYNC_TIMEOUT",
                        help="seconds an async answer may take to appear in S3 (300)")
     group.add_argument("--sigv4", default="auto", choices=["auto", "on", "off"], env_var="LOADTEST_SIGV4",
-                       help="sign requests with SigV4: auto signs Function URLs and execute-api hosts")
+                       help="sign requests with SigV4: auto signs Function URLs, execute-api hosts and the SageMaker runtime")
     group.add_argument("--single-weight", type=float, default=70, env_var="LOADTEST_SINGLE_WEIGHT", help="share of /predict (70)")
     group.add_argument("--batch-weight", type=float, default=30, env_var="LOADTEST_BATCH_WEIGHT", help="share of /predict/batch (30)")
     group.add_argument("--batch-min", type=int, default=5, env_var="LOADTEST_BATCH_MIN", help="fewest texts in a batch (5)")

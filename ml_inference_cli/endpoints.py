@@ -73,7 +73,7 @@ class HttpEndpoint:
     `signer` adds SigV4 headers (an AWS_IAM Function URL); `timeout` is per request, in seconds.
     """
 
-    def __init__(self, url: str, *, signer: Optional[SigV4Signer] = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, signer: Optional[SigV4Signer] = None, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
         self.signer = signer
         self.timeout = timeout
@@ -142,7 +142,7 @@ class SageMakerEndpoint:
         sagemaker: Any = None,
         s3: Any = None,
         async_input_uri: Optional[str] = None,
-        timeout: float = 30.0,
+        timeout: float = 60.0,
         async_timeout: float = 900.0,
         poll_seconds: float = 0.5,
     ) -> None:

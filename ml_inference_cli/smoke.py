@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from .aws import TargetError, check_url, make_signer, session, stack_outputs
 from .endpoints import EMPTY_TEXT, Answer, Endpoint, HttpEndpoint, SageMakerEndpoint, Unreachable
@@ -223,7 +223,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     checks.add_argument("--async-p95-ms", type=float, default=15000,
                         help="the same for async SageMaker endpoints, S3 round trip included (default 15000)")
     checks.add_argument("--requests", type=int, default=20, help="timed sequential requests (default 20)")
-    checks.add_argument("--timeout", type=float, default=30, help="seconds one request may take (default 30)")
+    checks.add_argument("--timeout", type=float, default=60,
+                        help="seconds one request may take (default 60: a serverless endpoint's cold start)")
     checks.add_argument("--async-timeout", type=float, default=900,
                         help="seconds an async answer may take to appear, scale-from-zero included (default 900)")
     checks.add_argument("--wait", type=float, default=0,

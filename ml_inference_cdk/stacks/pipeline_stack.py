@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from aws_cdk import (
-    Acknowledgment,
     Annotations,
     App,
     CfnOutput,
@@ -128,7 +127,7 @@ class PipelineStack(Stack):
     def _add_stage(self, config: StageConfig) -> None:
         stage = MlInferenceStage(self, config.name.capitalize(), config=config)
         steps = {
-            target: smoke_step(self, self.config, config, target, self.source)
+            target: smoke_step(self.config, config, target, self.source)
             for target in stage.stacks
             if target in SMOKE_TARGETS
         }

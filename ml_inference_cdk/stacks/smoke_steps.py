@@ -8,14 +8,15 @@ by the stage's stack-name prefix (functions, buckets) or by the stage's tags (en
 from __future__ import annotations
 
 import shlex
-from aws_cdk import Aws, Duration, Stack
+
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import pipelines
 
 from ..config import PROJECT, PipelineConfig, StageConfig
 from . import STACK_PREFIX
 
-#: The targets with an endpoint to smoke-test; other stacks of a stage (the network) only deploy.
+#: The targets with an endpoint to smoke-test; a stage's other stacks (network, observability) only deploy.
 SMOKE_TARGETS = ("Lambda", "Fargate", "Eks", "SageMaker")
 #: What the step installs: boto3 at the version the project pins (the CLI itself needs nothing else).
 INSTALL = "python3 -m pip install --quiet \"$(grep '^boto3==' requirements-dev.txt)\""
@@ -35,7 +36,7 @@ def smoke_command(config: PipelineConfig, stage: StageConfig, target: str) -> st
 
 
 def smoke_step(
-    scope: Stack, config: PipelineConfig, stage: StageConfig, target: str, source: pipelines.IFileSetProducer
+    config: PipelineConfig, stage: StageConfig, target: str, source: pipelines.IFileSetProducer
 ) -> pipelines.CodeBuildStep:
     """The smoke step of `target` in `stage`: the repository's CLI, run against the deployed stack."""
     return pipelines.CodeBuildStep(
@@ -43,13 +44,13 @@ def smoke_step(
         input=source,
         install_commands=[INSTALL],
         commands=[smoke_command(config, stage, target)],
-        role_policy_statements=smoke_statements(scope, stage, target),
+        role_policy_statements=smoke_statements(stage, target),
         # The wait for readiness, then a few hundred requests at most (async ones through S3).
         timeout=Duration.seconds(config.smoke_wait_seconds + 1200),
     )
 
 
-def smoke_statements(scope: Stack, stage: StageConfig, target: str) -> list[iam.PolicyStatement]:
+def smoke_statements(stage: StageConfig, target: str) -> list[iam.PolicyStatement]:
     """What the smoke test of `target` calls in `stage`'s account; with a smoke role, only assuming it."""
     if stage.smoke_role_arn:
         return [iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[stage.smoke_role_arn])]
