@@ -15,12 +15,13 @@ TORCH_VERSION := $(shell sed -n 's/^torch==//p' inference/requirements.txt)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help setup synth test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench
+.PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench
 
 help:
 	@echo "Set up and check (no AWS account needed):"
 	@echo "  make setup                            create .venv (the project installed, ml-inference on its PATH) and the pinned CDK CLI"
 	@echo "  make synth [STAGE=dev|staging|prod]   set up, then synthesize every stack of STAGE into cdk.out"
+	@echo "  make synth-pipeline                   synthesize MlInference-Pipeline (dev, staging, prod) into cdk.out.pipeline"
 	@echo "  make test                             set up, then run the whole test suite"
 	@echo "  make lint-templates | make checkov    cfn-lint / checkov on cdk.out"
 	@echo "  make serve [MODEL_DIR=...]            run the inference service locally on port 8080"
@@ -31,6 +32,7 @@ help:
 	@echo "  make deploy STACK=... MODEL_PACKAGE=arn:...        the same, with an approved Model Registry package baked in"
 	@echo "  make destroy STACK=... [STAGE=...]    delete one stack (retained resources stay: docs/deploying.md)"
 	@echo "  make loadtest URL=... | STACK=... STAGE=...        Locust load test of a deployed stack"
+	@echo "  make smoke URL=... | STACK=... STAGE=...           smoke test a running service or a deployed stack (exit 1 on failure)"
 	@echo "Models and numbers:"
 	@echo "  make train-smoke | make train TRAIN_ARGS=...       fine-tune (training/README.md)"
 	@echo "  make cost|recommend COST_ARGS=... [BENCH_FILE=...] cost and capacity model (docs/cost-model.md)"
@@ -65,6 +67,12 @@ synth: setup
 	@echo "synthesized stage $(STAGE) into cdk.out"
 	@$(PY) -m ml_inference_cdk.costs --stage $(STAGE)
 
+# The delivery pipeline and, inside it, every stage's stacks (README "Delivery pipeline"); no credentials.
+PIPELINE_OUT := cdk.out.pipeline
+synth-pipeline: setup
+	$(CDK) synth --quiet -c pipeline=true --output $(PIPELINE_OUT)
+	@echo "synthesized MlInference-Pipeline into $(PIPELINE_OUT)"
+
 test: setup $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest
 
@@ -95,7 +103,7 @@ checkov: synth $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d cdk.out
 
 clean:
-	rm -rf cdk.out .pytest_cache build dist *.egg-info
+	rm -rf cdk.out cdk.out.pipeline .pytest_cache build dist *.egg-info
 
 # Fine-tuning (training/README.md). train-smoke: a tiny random model on generated data, offline,
 # then one prediction from it through the inference service; about 5-20 s on 2 CPUs.
@@ -147,3 +155,8 @@ BENCH_OUT = $(if $(REFRESH),bench/results.json,build/bench/results.json)
 bench: $(VENV)/.installed
 	mkdir -p $(dir $(BENCH_OUT))
 	$(PY) -m bench.serve_bench --out $(BENCH_OUT) $(BENCH_ARGS)
+
+# make smoke URL=http://127.0.0.1:8080, or STACK=MlInference-Fargate STAGE=dev: what the pipeline runs after each deploy.
+SMOKE_ARGS ?=
+smoke: $(VENV)/.installed
+	$(VENV)/bin/ml-inference smoke $(if $(URL),--url $(URL),--stack $(STACK) --stage $(STAGE)) $(SMOKE_ARGS)

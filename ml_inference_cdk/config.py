@@ -39,6 +39,7 @@ KNOWN_AVAILABILITY_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "ap-southeast-2": ("ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c"),
     }
 )
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -173,6 +174,15 @@ class StageConfig:
     #: which `make deploy MODEL_PACKAGE=arn` fills from the Model Registry).
     model_directory: Optional[str] = None
 
+    # Delivery pipeline: rollback of a bad deploy, and what the smoke steps run as
+    #: Fargate rolls a deployment back when its 5xx or p99 latency alarm fires during it (ECS
+    #: deployment alarms), on top of the circuit breaker that catches tasks that never get healthy.
+    fargate_rollback_on_alarms: bool = False
+    #: A role in the stage's account that the pipeline's smoke steps assume (read the stacks'
+    #: outputs, invoke the endpoints): needed when the stage lives in another account than the
+    #: pipeline. None: the smoke steps run as their own CodeBuild role, in the pipeline's account.
+    smoke_role_arn: Optional[str] = None
+
     def __post_init__(self) -> None:
         if not self.region:
             raise ValueError(f"stage {self.name!r}: region must not be empty")
@@ -197,6 +207,12 @@ class StageConfig:
                 raise ValueError(f"stage {self.name!r}: availability_zones {zones!r} are not all in {self.region}")
 
         self._check_training()
+
+        if self.smoke_role_arn is not None and not _ROLE_ARN.match(self.smoke_role_arn):
+            raise ValueError(
+                f"stage {self.name!r}: smoke_role_arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), "
+                f"got {self.smoke_role_arn!r}"
+            )
         object.__setattr__(self, "extra_tags", _frozen(self.extra_tags))
         object.__setattr__(self, "training_hyperparameters", _frozen(self.training_hyperparameters))
         self._check_observability()
@@ -343,6 +359,7 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             flow_log_retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.RETAIN,
             monthly_budget_usd=600.0,
+            fargate_rollback_on_alarms=True,
         ),
         "prod": StageConfig(
             name="prod",
@@ -370,6 +387,8 @@ STAGES: Mapping[str, StageConfig] = _frozen(  # type: ignore[arg-type]
             monthly_budget_usd=2000.0,
 
             load_balancer_deletion_protection=True,
+
+            fargate_rollback_on_alarms=True,
         ),
     }
 )
@@ -385,3 +404,83 @@ def get_stage_config(name: Optional[str]) -> StageConfig:
     except KeyError:
         known = ", ".join(STAGES)
         raise ValueError(f"unknown stage {stage!r}: use -c stage=NAME with one of {known}") from None
+
+
+# Delivery pipeline (MlInference-Pipeline, `-c pipeline=true`): one for the app, not per stage.
+#: What the source holds until you set it: these synthesize, and deploying the pipeline with any of
+#: them fails at once with a message that says what to set.
+PLACEHOLDER_REPOSITORY = "OWNER/REPOSITORY"
+PLACEHOLDER_CONNECTION_ARN = (
+    "arn:aws:codeconnections:us-east-1:000000000000:connection/00000000-0000-0000-0000-000000000000"
+)
+_REPOSITORY = re.compile(r"^[\w.-]+/[\w./-]+$")
+_CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """The delivery pipeline: where the code comes from, the stages it deploys in order, and what
+    its smoke steps check. The pipeline deploys each stage's StageConfig (its account, region and
+    targets)."""
+
+    #: The repository, "owner/name", on GitHub, GitHub Enterprise, GitLab or Bitbucket.
+    repository: str = PLACEHOLDER_REPOSITORY
+    #: The branch whose pushes run the pipeline.
+    branch: str = "main"
+    #: The CodeConnections connection to the repository's host (create it, then complete the
+    #: handshake in the console: README "Delivery pipeline").
+    connection_arn: str = PLACEHOLDER_CONNECTION_ARN
+    #: The pipeline's account; None: the account of the credentials that deploy it. Set it when a
+    #: stage names an account of its own.
+    account: Optional[str] = None
+    region: str = "us-east-1"
+    #: The stages it deploys, in order (names from STAGES).
+    stages: tuple[str, ...] = ("dev", "staging", "prod")
+    #: The stages that wait for a manual approval before they deploy.
+    approval_before: tuple[str, ...] = ("prod",)
+    #: How long the pipeline's build logs (synth, assets, smoke steps) are kept.
+    log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
+    #: The CDK CLI the pipeline runs (self-mutation, asset publishing): the version package.json pins.
+    cdk_cli_version: str = "2.1148.1"
+    #: The cdk-assets the asset-publishing steps install (pinned: `latest` would change under you).
+    cdk_assets_version: str = "4.7.3"
+    #: Smoke tests (each stage's StageConfig.model_labels are the labels they accept): the p95
+    #: bound over 20 sequential requests, and how long a fresh deploy may take to answer (an
+    #: Ingress's load balancer, a scale-from-zero endpoint).
+    smoke_p95_ms: int = 1000
+    smoke_wait_seconds: int = 900
+
+    def __post_init__(self) -> None:
+        if not _REPOSITORY.match(self.repository):
+            raise ValueError(f"pipeline repository must be \"owner/name\", got {self.repository!r}")
+        if not _CONNECTION_ARN.match(self.connection_arn):
+            raise ValueError(
+                "pipeline connection_arn must be a CodeConnections ARN "
+                f"(arn:aws:codeconnections:REGION:ACCOUNT:connection/ID), got {self.connection_arn!r}"
+            )
+        if not self.branch.strip():
+            raise ValueError("pipeline branch must not be empty")
+        unknown = [name for name in (*self.stages, *self.approval_before) if name not in STAGES]
+        if unknown or not self.stages or len(set(self.stages)) != len(self.stages):
+            raise ValueError(
+                f"pipeline stages must be distinct names from {', '.join(STAGES)}, got {self.stages!r}"
+                + (f" (approval_before {self.approval_before!r})" if self.approval_before else "")
+            )
+        if not set(self.approval_before) <= set(self.stages):
+            raise ValueError(f"pipeline approval_before {self.approval_before!r} names stages it does not deploy")
+        if self.smoke_p95_ms <= 0 or self.smoke_wait_seconds < 0:
+            raise ValueError("pipeline smoke_p95_ms must be above 0 and smoke_wait_seconds 0 or more")
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        """The source settings still at their placeholder values ("repository", "connection_arn")."""
+        unset = {"repository": self.repository == PLACEHOLDER_REPOSITORY,
+                 "connection_arn": self.connection_arn == PLACEHOLDER_CONNECTION_ARN}
+        return tuple(name for name, placeholder in unset.items() if placeholder)
+
+    def stage_configs(self) -> tuple[StageConfig, ...]:
+        """The StageConfigs it deploys, in order."""
+        return tuple(STAGES[name] for name in self.stages)
+
+
+PIPELINE = PipelineConfig()

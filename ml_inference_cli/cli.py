@@ -1,8 +1,10 @@
-"""`ml-inference cost` and `ml-inference recommend`: what each target costs for your traffic, and which to pick.
+"""`ml-inference cost` and `ml-inference recommend`: what each target costs for your traffic, and which to pick;
+`ml-inference smoke`: does a running service answer as it should (see smoke.py).
 
     ml-inference cost --requests-per-day 50000 --shape business-hours --bench bench/results.json
     ml-inference recommend --requests-per-day 2000 --p99-ms 800 --json
     ml-inference cost --published --plot docs/img/cost-vs-traffic.png
+    ml-inference smoke --stack MlInference-Fargate --stage dev
 
 Inputs come from the defaults, then a `make bench` file (--bench), then flags (flags win). Prices come
 from the shipped sheet for --region, or --prices FILE. Bad input stops with a message and exit code 2.
@@ -17,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from . import published
+from . import published, smoke
 from .bench import workload_fields_from_bench
 from .model import (
     SHAPES,
@@ -127,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_common(sub.add_parser("cost", help="monthly cost, replicas and latency of every target"))
     _add_common(sub.add_parser("recommend", help="which target, and why"))
+    smoke.add_arguments(sub.add_parser("smoke", help="check a running service or a deployed stack (exit 1 on failure)",
+                                       description=smoke.__doc__.split("\n\n")[0]))
     return parser
 
 
@@ -174,6 +178,8 @@ def _round(value: Any) -> Any:
 
 def run(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "smoke":
+        return smoke.run(args)
     workload, options, targets = _inputs(args)
     prices = load_prices(args.prices or shipped_price_file(args.region))
     result = recommend(workload, prices, options, targets)

@@ -114,3 +114,35 @@ def exposed(tmp_path_factory):
     assembly = app.synth()
     templates = {stack.node.id: assembly.get_stack_artifact(stack.artifact_id).template for stack in stacks.values()}
     return SynthesizedStage("exposed", outdir, templates)
+
+@dataclass(frozen=True)
+class SynthesizedPipeline:
+    outdir: Path
+    #: The MlInference-Pipeline template.
+    template: dict[str, Any]
+    #: stage name -> stack id -> template, from the pipeline's nested stage assemblies.
+    stages: dict[str, dict[str, dict[str, Any]]]
+    #: The stack's attributes (stages, smoke steps), for tests that read the constructs.
+    stack: Any
+
+
+@pytest.fixture(scope="session")
+def synthesized_pipeline(tmp_path_factory) -> SynthesizedPipeline:
+    """MlInference-Pipeline as `make synth-pipeline` builds it (PipelineConfig's stages, cdk-nag on), once."""
+    import aws_cdk as cdk
+
+    from ml_inference_cdk.config import PIPELINE
+    from ml_inference_cdk.stacks.pipeline_stack import build_pipeline_app
+
+    outdir = tmp_path_factory.mktemp("cdk-pipeline")
+    app = cdk.App(outdir=str(outdir), context=cdk_json_context())
+    stack = build_pipeline_app(app, PIPELINE)
+    assembly = app.synth()
+    stages = {
+        name: {
+            stage_stack.node.id: stage.synth().get_stack_artifact(stage_stack.artifact_id).template
+            for stage_stack in stage.stacks.values()
+        }
+        for name, stage in stack.stages.items()
+    }
+    return SynthesizedPipeline(outdir, assembly.get_stack_artifact(stack.artifact_id).template, stages, stack)

@@ -26,7 +26,10 @@ VENV_BIN = Path(sys.executable).parent
 NEEDS_AWS = [
     (r"^make (diff|deploy|destroy)\b", "talks to CloudFormation in an AWS account"),
     (r"^make loadtest\b", "loads a deployed stack"),
-    (r"^(URL|NAME)=\$\(aws |^\$\(aws |^aws ", "reads a deployed stack's outputs with the AWS CLI"),
+    (r"^make smoke STACK=|^ml-inference smoke --stack ", "smoke-tests a deployed stack"),
+    (r"^npx cdk (bootstrap|deploy)\b", "bootstraps or deploys into an AWS account"),
+    (r"^git (revert|push)\b", "changes the pipeline's repository"),
+    (r"^(URL|NAME|PIPELINE)=\$\(aws |^\$\(aws |^aws ", "reads a deployed stack's outputs with the AWS CLI"),
     (r"^awscurl |^curl .*\$URL|^kubectl ", "calls a deployed endpoint"),
     (r"^make train TRAIN_ARGS=", "downloads IMDb and the base model from the Hugging Face Hub"),
 ]
@@ -42,7 +45,7 @@ COVERED = [
 # Run by .ci/run after the suite (each synth is ~25 s of jsii; the suite stays under its budget).
 CI_RUN = [r"^make synth\b", r"^npx cdk synth -c stage="]
 # Run here.
-RUN_HERE = [r"^ml-inference ", r"^make serve\b"]
+RUN_HERE = [r"^ml-inference (?!smoke)", r"^make serve\b", r"^ml-inference smoke --url http://127\.0\.0\.1:8080\b"]
 
 
 def readme_commands() -> list[str]:
@@ -97,7 +100,7 @@ def _run_here(pattern: str) -> list[str]:
     return [c for c in readme_commands() if re.search(pattern, c)]
 
 
-@pytest.mark.parametrize("command", _run_here(r"^ml-inference "))
+@pytest.mark.parametrize("command", _run_here(r"^ml-inference (?!smoke)"))
 def test_ml_inference_commands_run(command, tmp_path):
     # The installed entry point (make synth / make test install the project), from a folder that
     # has the repo's bench/ so relative paths in the README resolve; outputs land in tmp_path.
@@ -132,6 +135,14 @@ def test_make_serve_serves_the_api():
             time.sleep(0.5)
         answer = httpx.post(f"http://127.0.0.1:{port}/predict", json={"text": "Loved it."}, timeout=10)
         assert answer.status_code == 200 and 0 <= answer.json()["confidence"] <= 1
+        # The README's smoke test of the local service passes against it.
+        executable = shutil.which("ml-inference", path=str(VENV_BIN)) or shutil.which("ml-inference")
+        smoke = _run_here(r"^ml-inference smoke --url ")
+        assert smoke, "the README shows no `ml-inference smoke --url` of the local service"
+        for command in smoke:
+            argv = [executable, *command.replace(":8080", f":{port}").split()[1:]]
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

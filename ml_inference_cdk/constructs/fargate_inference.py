@@ -63,10 +63,10 @@ class FargateInference(ServiceMetricsMixin, Construct):
     internal: plain HTTP from inside the VPC only, everything reachable. It drops invalid
     headers and writes access logs to an encrypted bucket that expires them. The service
     scales between `min_tasks` and `max_tasks` on CPU and on requests per target, rolls back failed
-    deployments (circuit breaker), and raises alarms on 5xx, p99 latency, unhealthy hosts
-    and fewer running tasks than the minimum, and on the service's own metrics (p99 request
-    latency, 5xx error rate, drift). With `tracing`, an OpenTelemetry collector sidecar sends the
-    app's spans to X-Ray.
+    deployments (circuit breaker; with `rollback_on_alarms`, also when its 5xx or latency alarm
+    fires), and raises alarms on 5xx, p99 latency, unhealthy hosts and fewer running tasks than
+    the minimum, and on the service's own metrics (p99 request latency, 5xx error rate, drift).
+    With `tracing`, an OpenTelemetry collector sidecar sends the app's spans to X-Ray.
 
     Minimal use::
 
@@ -110,6 +110,7 @@ class FargateInference(ServiceMetricsMixin, Construct):
         p99_latency_alarm_threshold: Optional[Duration] = None,
         monitoring: Optional[ServiceMonitoring] = None,
         tracing: Optional[TraceCollector] = None,
+        rollback_on_alarms: bool = False,
     ) -> None:
         """
         :param image: the ModelImage to run (its `server` target).
@@ -165,6 +166,9 @@ class FargateInference(ServiceMetricsMixin, Construct):
         :param tracing: an OpenTelemetry collector sidecar that sends the app's spans to X-Ray
             (`TraceCollector()`: the ADOT collector from Amazon ECR Public). Default: none, no
             tracing.
+        :param rollback_on_alarms: roll a deployment back when the 5xx or the p99 latency alarm
+            fires during it (ECS deployment alarms); the circuit breaker still catches tasks that
+            never get healthy. Default: false (the circuit breaker only).
         """
         super().__init__(scope, construct_id)
         check_environment(environment or {})
@@ -336,6 +340,12 @@ class FargateInference(ServiceMetricsMixin, Construct):
         #: alarms (service_p99_latency, service_error_rate, drift_*).
         self.alarms = self._create_alarms(http_5xx_alarm_threshold, p99_latency_alarm_threshold or Duration.seconds(1))
         self.alarms.update(add_service_alarms(AlarmSet(self, self.topic), self.service_metrics, monitoring))
+        if rollback_on_alarms:
+            # Both alarms watch the load balancer and target group, never the service: no cycle.
+            self.service.enable_deployment_alarms(
+                [self.alarms["http_5xx"].alarm_name, self.alarms["p99_latency"].alarm_name],
+                behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+            )
 
     def metric(self, metric_name: str, **options: Any) -> cloudwatch.Metric:
         """Any AWS/ECS metric of the service (e.g. "CPUUtilization")."""

@@ -51,6 +51,7 @@ class EksStack(Stack):
             monitoring=service_monitoring(config),
             tracing=trace_collector(config),
         )
+        CfnOutput(self, "Url", value=self.inference.url, description="Inference endpoint, the Ingress's load balancer (POST /predict)")
         CfnOutput(self, "ClusterName", value=self.inference.cluster.cluster_name, description="The EKS cluster")
         CfnOutput(
             self,

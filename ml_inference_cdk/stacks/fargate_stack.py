@@ -53,6 +53,7 @@ class FargateStack(Stack):
             p99_latency_alarm_threshold=Duration.millis(config.alarm_p99_latency_ms),
             monitoring=service_monitoring(config),
             tracing=trace_collector(config),
+            rollback_on_alarms=config.fargate_rollback_on_alarms,
         )
         #: The alias record for the stage's domain, or None.
         self.record: route53.ARecord | None = None

@@ -59,6 +59,12 @@ class SageMakerStack(Stack):
             assert bucket is not None
             CfnOutput(
                 self,
+                "AsyncInputUri",
+                value=f"s3://{bucket.bucket_name}/async-inputs/",
+                description="Where async inputs go (ml-inference smoke and make loadtest upload theirs here)",
+            )
+            CfnOutput(
+                self,
                 "InvokeCommand",
                 description="Upload an input, queue it, then read the answer from OutputLocation",
                 value=f"aws s3 cp input.json s3://{bucket.bucket_name}/async-inputs/input.json && "

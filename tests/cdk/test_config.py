@@ -145,3 +145,67 @@ def test_observability_per_stage():
 def test_fails_when_observability_settings_are_invalid(props, message):
     with pytest.raises(ValueError, match=message):
         StageConfig(name="x", **props)
+
+
+# -- delivery pipeline ------------------------------------------------------------------------
+
+
+def test_the_pipeline_deploys_dev_staging_then_prod_after_an_approval():
+    from ml_inference_cdk.config import PIPELINE
+
+    assert PIPELINE.stages == ("dev", "staging", "prod") and PIPELINE.approval_before == ("prod",)
+    assert [c.name for c in PIPELINE.stage_configs()] == ["dev", "staging", "prod"]
+    assert PIPELINE.placeholders == ("repository", "connection_arn")
+
+
+def test_the_pipeline_runs_the_cli_package_json_pins():
+    from ml_inference_cdk.config import PIPELINE
+
+    assert PIPELINE.cdk_cli_version == json.loads((REPO / "package.json").read_text())["devDependencies"]["aws-cdk"]
+
+
+def test_fargate_rolls_back_on_its_alarms_in_staging_and_prod():
+    assert [get_stage_config(s).fargate_rollback_on_alarms for s in ("dev", "staging", "prod")] == [False, True, True]
+
+
+def test_a_configured_source_has_no_placeholders():
+    from ml_inference_cdk.config import PipelineConfig
+
+    config = PipelineConfig(repository="acme/inference",
+                            connection_arn="arn:aws:codeconnections:us-east-1:123456789012:connection/abc-123")
+    assert config.placeholders == ()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"repository": "no-slash"}, 'repository must be "owner/name"'),
+        ({"connection_arn": "arn:aws:s3:::bucket"}, "connection_arn must be a CodeConnections ARN"),
+        ({"branch": " "}, "branch must not be empty"),
+        ({"stages": ("dev", "qa")}, "stages must be distinct names from dev, staging, prod"),
+        ({"stages": ("dev", "dev")}, "stages must be distinct names"),
+        ({"stages": ("dev", "staging"), "approval_before": ("prod",)}, "approval_before .* names stages it does not deploy"),
+        ({"smoke_p95_ms": 0}, "smoke_p95_ms must be above 0"),
+    ],
+)
+def test_fails_when_the_pipeline_config_is_invalid(changes, message):
+    import dataclasses
+
+    from ml_inference_cdk.config import PIPELINE
+
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(PIPELINE, **changes)
+
+
+def test_fails_when_smoke_role_arn_is_not_a_role_arn():
+    with pytest.raises(ValueError, match="smoke_role_arn must be an IAM role ARN"):
+        StageConfig(name="x", smoke_role_arn="arn:aws:iam::123456789012:user/me")
+    assert StageConfig(name="x", smoke_role_arn="arn:aws:iam::123456789012:role/smoke").smoke_role_arn
+
+
+def test_app_refuses_a_stage_with_the_pipeline_and_a_switch_it_cannot_read():
+    result = _run_app({"pipeline": "true", "stage": "dev"})
+    assert result.returncode == 1 and "error: -c pipeline=true deploys every stage of PipelineConfig" in result.stderr
+    result = _run_app({"pipeline": "maybe"})
+    assert result.returncode == 1 and "error: -c pipeline= takes true or false, got 'maybe'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -64,6 +64,7 @@ def everything(tmp_path_factory):
         memory_target_percent=75,
         scale_down_stabilization=Duration.minutes(10),
         max_unavailable=2,
+        progress_deadline=Duration.minutes(15),
         gpu_count=1,
         internal=True,
         certificate=acm.Certificate.from_certificate_arn(stack, "Cert", CERTIFICATE),
@@ -121,6 +122,20 @@ def test_default_manifests_are_valid(default):
     assert (kinds["HorizontalPodAutoscaler"]["spec"]["minReplicas"], kinds["HorizontalPodAutoscaler"]["spec"]["maxReplicas"]) == (2, 10)
     assert "certificateARNs" not in kinds["IngressClassParams"]["spec"]
     assert set(construct.manifests) == set(kinds)
+    # A rollout stuck for 10 minutes is marked failed; the old pods keep serving (maxUnavailable 0).
+    assert kinds["Deployment"]["spec"]["progressDeadlineSeconds"] == 600
+
+
+def test_url_is_read_from_the_ingress_once_its_load_balancer_exists(default):
+    template, construct = default
+    [(logical_id, value)] = template.find_resources("Custom::AWSCDK-EKS-KubernetesObjectValue").items()
+    assert value["Properties"] | {"ServiceToken": None, "ClusterName": None} == {
+        "ServiceToken": None, "ClusterName": None, "ObjectType": "ingress", "ObjectName": "inference",
+        "ObjectNamespace": "inference", "JsonPath": ".status.loadBalancer.ingress[0].hostname", "TimeoutSeconds": 600,
+    }
+    assert any("manifestIngress" in dependency for dependency in value["DependsOn"])
+    stack = cdk.Stack.of(construct)
+    assert stack.resolve(construct.url) == {"Fn::Join": ["", ["http://", {"Fn::GetAtt": [logical_id, "Value"]}]]}
 
 
 def test_pod_identity_role_holds_no_permissions(default):
@@ -215,6 +230,8 @@ def test_every_prop(everything):
     assert {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]} == {"cpu": 60, "memory": 75}
     assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 600
     assert kinds["PodDisruptionBudget"]["spec"]["maxUnavailable"] == 2
+    assert deployment["spec"]["progressDeadlineSeconds"] == 900
+    assert construct.url.startswith("https://")
     params = kinds["IngressClassParams"]["spec"]
     assert params["scheme"] == "internal" and params["certificateARNs"] == [CERTIFICATE]
     assert params["subnets"]["ids"] == ["TOKEN", "TOKEN"]
@@ -323,6 +340,7 @@ def test_kubectl_layer_for_another_version():
         ({"endpoint_public_cidrs": ["0.0.0.0/0"]}, "opens the API endpoint to the internet"),
         ({"cpu_alarm_threshold_percent": 0}, "cpu_alarm_threshold_percent must be between 1 and 100"),
         ({"restart_alarm_threshold": 0}, "restart_alarm_threshold must be at least 1"),
+        ({"progress_deadline": Duration.minutes(2)}, "progress_deadline must be at least 3 minutes"),
         ({"version": eks.KubernetesVersion.V1_35}, "pip install aws-cdk.lambda-layer-kubectl-v35"),
     ],
     ids=[
@@ -343,6 +361,7 @@ def test_kubectl_layer_for_another_version():
         "open-endpoint",
         "cpu-alarm",
         "restart-alarm",
+        "progress-deadline",
         "no-kubectl-layer",
     ],
 )

@@ -154,6 +154,8 @@ def test_outputs(synthesized, stage):
     command = outputs["UpdateKubeconfigCommand"]["Value"]["Fn::Join"][1]
     assert command[0].startswith("aws eks update-kubeconfig --name ") and command[-1] == " --region us-east-1"
     assert "kubectl get ingress inference --namespace inference" in outputs["IngressAddressCommand"]["Value"]
+    # What `ml-inference smoke` and `make loadtest` read: the Ingress's load balancer, once provisioned.
+    assert outputs["Url"]["Value"] == {"Fn::Join": ["", ["http://", {"Fn::GetAtt": ["ServiceIngressHostname4D21532E", "Value"]}]]}
 
 
 # Stateful resources keep their logical IDs across releases (see test_stacks.STATEFUL_IDS).

@@ -104,6 +104,30 @@ def test_default_service_is_private_and_rolls_back(default):
     )
 
 
+def test_rollback_on_alarms_adds_the_5xx_and_latency_alarms_to_the_deployment(default):
+    template, _ = default
+    service = next(iter(template.find_resources("AWS::ECS::Service").values()))
+    assert "Alarms" not in service["Properties"]["DeploymentConfiguration"]
+    stack, construct = build(rollback_on_alarms=True)
+    alarms = construct.alarms
+    template_of(stack).has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "DeploymentConfiguration": Match.object_like({
+                "Alarms": {
+                    "AlarmNames": [
+                        {"Ref": stack.get_logical_id(alarms["http_5xx"].node.default_child)},
+                        {"Ref": stack.get_logical_id(alarms["p99_latency"].node.default_child)},
+                    ],
+                    "Enable": True,
+                    "Rollback": True,
+                },
+                "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+            })
+        },
+    )
+
+
 def test_default_cluster_has_container_insights(default):
     template, _ = default
     template.has_resource_properties(

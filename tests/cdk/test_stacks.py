@@ -85,6 +85,18 @@ def test_fargate_stage_settings(synthesized, stage, min_tasks, max_tasks, spot):
     template.has_resource_properties("AWS::ECS::TaskDefinition", {"Cpu": "2048", "Memory": "4096"})
 
 
+@pytest.mark.parametrize(("stage", "rollback"), [("dev", False), ("staging", True), ("prod", True)])
+def test_fargate_rolls_back_on_its_alarms_in_staging_and_prod(synthesized, stage, rollback):
+    service = synthesized(stage).template("MlInference-Fargate").find_resources("AWS::ECS::Service")
+    [configuration] = [r["Properties"]["DeploymentConfiguration"] for r in service.values()]
+    alarms = configuration.get("Alarms")
+    assert (alarms is not None) == rollback
+    if rollback:
+        assert alarms == {"AlarmNames": [{"Ref": "ServiceHttp5xxAlarm3C10B9C8"}, {"Ref": "ServiceP99LatencyAlarm8819BDE1"}],
+                          "Enable": True, "Rollback": True}
+    assert configuration["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_fargate_runs_on_the_stage_network(synthesized, stage):
     service = synthesized(stage).template("MlInference-Fargate").find_resources("AWS::ECS::Service")
@@ -203,6 +215,8 @@ def test_sagemaker_stage_settings(synthesized, stage, mode, scaling):
     outputs = stage_result.templates["MlInference-SageMaker"]["Outputs"]
     assert outputs["Mode"]["Value"] == mode
     assert {"EndpointName", "InvokeCommand", "BatchInputUri", "BatchStateMachineArn"} <= set(outputs)
+    # Where `ml-inference smoke` and `make loadtest` upload async inputs.
+    assert ("AsyncInputUri" in outputs) == (mode == "async")
     invoke = json.dumps(outputs["InvokeCommand"])
     assert ("invoke-endpoint-async" in invoke) == (mode == "async")
     if scaling is None:

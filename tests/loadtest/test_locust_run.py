@@ -4,56 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.local_server import local_server as serve_locally
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / "loadtest" / "run.py"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory) -> Iterator[str]:
     """`python -m inference.app.local` (make serve): it builds its tiny untrained model into the folder it runs in."""
-    workdir = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "PYTHONPATH": str(REPO), "EMF_METRICS": "false",
-           "LOG_LEVEL": "WARNING"}
-    env.pop("MODEL_DIR", None)
-    log = (workdir / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "inference.app.local"], cwd=workdir, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"server exited: {(workdir / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server not ready in 90 s")
-            time.sleep(0.2)
+    with serve_locally(tmp_path_factory.mktemp("server"), timeout=90) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_a_short_headless_run_sends_the_mix_and_reports_no_failures(local_server, tmp_path):

@@ -87,3 +87,38 @@ def test_fails_without_a_target_or_with_a_bad_url():
 def test_stack_names_append_the_stage_only_to_an_id():
     assert stack_names("MlInference-Lambda", "staging") == ["MlInference-Lambda-staging", "MlInference-Lambda"]
     assert stack_names("MlInference-Lambda-prod", "dev") == ["MlInference-Lambda-prod"]
+
+
+def test_a_sagemaker_stack_is_loaded_through_the_runtime_api(cloudformation):
+    from loadtest.target import resolve_target, sagemaker_endpoint, signing_scope
+
+    client, stubber = cloudformation
+    stubber.add_response("describe_stacks", described("MlInference-SageMaker-prod", {"EndpointName": "Endpoint-Ab12",
+                                                                                      "Mode": "real-time"}),
+                         {"StackName": "MlInference-SageMaker-prod"})
+    target = resolve_target(stack="MlInference-SageMaker", stage="prod", cloudformation=client)
+    assert target.host == "https://runtime.sagemaker.us-east-1.amazonaws.com/endpoints/Endpoint-Ab12"
+    assert target.async_input_uri is None
+    assert signing_scope(target.host) == ("sagemaker", "us-east-1")
+    assert sagemaker_endpoint(target.host) == ("Endpoint-Ab12", "us-east-1")
+    assert sagemaker_endpoint("http://alb.example.com") is None
+
+
+def test_an_async_sagemaker_stack_carries_its_input_prefix(cloudformation):
+    from loadtest.target import resolve_target
+
+    client, stubber = cloudformation
+    outputs = {"EndpointName": "Endpoint-Cd34", "Mode": "async", "AsyncInputUri": "s3://bucket/async-inputs/"}
+    stubber.add_response("describe_stacks", described("MlInference-SageMaker-staging", outputs),
+                         {"StackName": "MlInference-SageMaker-staging"})
+    target = resolve_target(stack="MlInference-SageMaker", stage="staging", cloudformation=client)
+    assert target.async_input_uri == "s3://bucket/async-inputs/"
+    assert target.host.endswith("/endpoints/Endpoint-Cd34")
+
+
+def test_an_eks_stack_gives_its_ingress_url(cloudformation):
+    client, stubber = cloudformation
+    url = "http://k8s-inferenc-inferenc-0123456789-1234567890.us-east-1.elb.amazonaws.com"
+    stubber.add_response("describe_stacks", described("MlInference-Eks-dev", {"Url": url, "ClusterName": "c"}),
+                         {"StackName": "MlInference-Eks-dev"})
+    assert resolve_url(stack="MlInference-Eks", cloudformation=client) == url

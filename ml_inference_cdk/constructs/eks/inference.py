@@ -52,8 +52,9 @@ class EksInference(ServiceMetricsMixin, Construct):
     applied with `add_manifest`: a Namespace (Pod Security "restricted"); a ServiceAccount
     mapped to an IAM role with EKS Pod Identity; a Deployment of the `server` image (non-root,
     read-only root filesystem, startup/readiness/liveness probes on /health, rolling updates
-    that never drop below the current count, spread across zones); a Service; an Ingress with
-    Auto Mode's ALB IngressClass and IngressClassParams; a HorizontalPodAutoscaler on CPU and
+    that never drop below the current count and fail after `progress_deadline`, spread across
+    zones); a Service; an Ingress with Auto Mode's ALB IngressClass and IngressClassParams, whose
+    load balancer address the stack reads back (`url`); a HorizontalPodAutoscaler on CPU and
     memory that scales up at once and down after a stabilisation window; a
     PodDisruptionBudget. The metrics-server add-on feeds the HPA; the CloudWatch Observability
     add-on (Container Insights) feeds the alarms and `metric_*()` helpers. With `gpu_count`, an
@@ -97,6 +98,7 @@ class EksInference(ServiceMetricsMixin, Construct):
         memory_target_percent: int = 80,
         scale_down_stabilization: Optional[Duration] = None,
         max_unavailable: int = 1,
+        progress_deadline: Optional[Duration] = None,
         gpu_count: int = 0,
         gpu_instance_families: Sequence[str] = ("g5",),
         internal: Optional[bool] = None,
@@ -151,6 +153,8 @@ class EksInference(ServiceMetricsMixin, Construct):
             Default: 5 minutes.
         :param max_unavailable: pods a voluntary disruption (node drain, consolidation) may
             take at once (the PodDisruptionBudget). Default: 1.
+        :param progress_deadline: how long a rollout may make no progress before Kubernetes marks
+            it failed (`progressDeadlineSeconds`; the old pods keep serving). Default: 10 minutes.
         :param gpu_count: NVIDIA GPUs per pod; above 0 adds a GPU NodePool and schedules the
             pods there. The image must then carry a CUDA-enabled runtime (the default image is
             CPU-only). Default: 0.
@@ -200,6 +204,8 @@ class EksInference(ServiceMetricsMixin, Construct):
             max_unavailable=max_unavailable,
         )
         _check_gpu_props(gpu_count, gpu_instance_families, image)
+        if progress_deadline is not None and progress_deadline.to_seconds() < 180:
+            raise ValueError("progress_deadline must be at least 3 minutes: the startup probe gives a pod that long to start")
         if not 1 <= cpu_alarm_threshold_percent <= 100:
             raise ValueError(f"cpu_alarm_threshold_percent must be between 1 and 100, got {cpu_alarm_threshold_percent}")
         check_thresholds(restart_alarm_threshold=restart_alarm_threshold)
@@ -329,6 +335,7 @@ class EksInference(ServiceMetricsMixin, Construct):
             gpu_node_pool=_GPU_NODE_POOL if gpu_count else None,
             max_unavailable=max_unavailable,
             **_collector_spec(tracing, Stack.of(self).region),
+            progress_deadline_seconds=int((progress_deadline or Duration.minutes(10)).to_seconds()),
         )
         #: The Kubernetes objects applied to the cluster, by kind (plain dicts; tokens unresolved).
         self.manifests: dict[str, dict[str, Any]] = k8s.all_manifests(
@@ -346,6 +353,9 @@ class EksInference(ServiceMetricsMixin, Construct):
         if tracing is not None:
             # The sidecar sends spans as soon as a pod starts: the role's X-Ray policy first.
             self.kubernetes_resources["Workload"].node.add_dependency(self.service_account_role)
+        #: The URL clients call: the Ingress's load balancer, read from the cluster once Auto Mode
+        #: has provisioned it (https:// with a certificate, else http://).
+        self.url = f"{'https' if certificate is not None else 'http'}://{self._ingress_hostname(name, namespace)}"
 
         #: The EKS add-ons this construct installed, by name.
         self.addons: dict[str, eks.Addon] = {}
@@ -454,6 +464,21 @@ class EksInference(ServiceMetricsMixin, Construct):
         )
 
     # -- building blocks --------------------------------------------------------------------
+
+    def _ingress_hostname(self, name: str, namespace: str) -> str:
+        hostname = eks.KubernetesObjectValue(
+            self,
+            "IngressHostname",
+            cluster=self.cluster,
+            object_type="ingress",
+            object_name=name,
+            object_namespace=namespace,
+            json_path=".status.loadBalancer.ingress[0].hostname",
+            # Auto Mode provisions the ALB in 2-5 minutes; the value is polled until then.
+            timeout=Duration.minutes(10),
+        )
+        hostname.node.add_dependency(self.kubernetes_resources["Ingress"])
+        return hostname.value
 
     def _apply_manifests(self) -> dict[str, eks.KubernetesManifest]:
         m = self.manifests

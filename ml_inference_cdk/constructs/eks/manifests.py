@@ -74,6 +74,9 @@ class WorkloadSpec:
     collector_config: Optional[str] = None
     collector_cpu_millicores: int = 250
     collector_memory_mib: int = 256
+    #: A rollout that makes no progress for this long is marked failed (Progressing=False); the
+    #: old pods keep serving (maxUnavailable 0) and the pipeline's smoke test stops promotion.
+    progress_deadline_seconds: int = 600
 
     @property
     def labels(self) -> dict[str, str]:
@@ -212,6 +215,7 @@ def deployment(spec: WorkloadSpec) -> dict[str, Any]:
         "spec": {
             "selector": {"matchLabels": spec.selector},
             "revisionHistoryLimit": 5,
+            "progressDeadlineSeconds": spec.progress_deadline_seconds,
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
             "template": {"metadata": {"labels": spec.labels}, "spec": pod_spec},
         },
