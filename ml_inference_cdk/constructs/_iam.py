@@ -50,13 +50,14 @@ WILDCARD_ACTIONS: Mapping[str, tuple[frozenset[str], str]] = {
     ),
     "Metrics": (
         frozenset({"cloudwatch:PutMetricData"}),
-        "cloudwatch:PutMetricData has no resource-level permissions; a cloudwatch:namespace "
-        "condition on the statement bounds where it writes.",
+        "cloudwatch:PutMetricData names no resource for namespace metrics (its one resource type "
+        "is a metrics dataset); a cloudwatch:namespace condition on the statement bounds where it writes.",
     ),
     "ModelRegistryList": (
         frozenset({"sagemaker:ListModelPackages"}),
-        "sagemaker:ListModelPackages has no resource-level permissions; it lists package names and "
-        "status (no data), and reading or creating a package is granted on the group's packages only.",
+        "A sagemaker:ListModelPackages call names no model package (its one resource type), so only '*' "
+        "grants it; it lists names and status (no data), and reading or creating a package is granted on "
+        "the group's packages only.",
     ),
     "Tracing": (
         frozenset(

@@ -83,8 +83,8 @@ def test_self_mutation_uses_the_pinned_cli(synthesized_pipeline):
 def test_each_docker_image_is_built_once_without_attestations(synthesized_pipeline):
     template = synthesized_pipeline.template
     docker = [a for a in _stages(template)["Assets"] if "Image" in a["Name"]]
-    # The server and lambda images: one build each, for every stack and stage that uses them.
-    assert len(docker) == 2
+    # The server, lambda and training images: one build each, for every stack and stage that uses them.
+    assert len(docker) == 3
     for action in docker:
         project = template["Resources"][_project_of(template, action)]["Properties"]
         assert {"Name": "BUILDX_NO_DEFAULT_ATTESTATIONS", "Type": "PLAINTEXT", "Value": "1"} in project["Environment"]["EnvironmentVariables"]
@@ -207,7 +207,11 @@ def test_build_logs_have_retention_and_outlive_the_stack(synthesized_pipeline):
 def test_nag_reports_only_the_placeholder_warning(synthesized_pipeline):
     report = json.loads((synthesized_pipeline.outdir / "validation-report.json").read_text())
     found = {(v["ruleName"], v["severity"]) for p in report["pluginReports"] for v in p["violations"]}
-    assert found == {("Annotation::ml-inference:pipeline-source-placeholder", "warning")}
+    # Beside the placeholder source, the warnings every default stage's synth prints (docs/security.md):
+    # internal load balancers (no certificate) and an EKS cluster without admin roles.
+    assert found == {("Annotation::ml-inference:pipeline-source-placeholder", "warning"),
+                     ("Annotation::ml-inference:internalLoadBalancer", "warning"),
+                     ("Annotation::ml-inference:noClusterAdmins", "warning")}
 
 
 # -- variations: a one-stage pipeline with one or two targets keeps these synths cheap ----------
@@ -236,9 +240,9 @@ def test_a_stage_deploys_and_smoke_tests_only_its_targets_and_a_configured_sourc
         stage={"targets": ("Lambda", "Fargate")},
     )
     actions = _stages(template)["Dev"]
-    # A stack kind without an endpoint (the stage's observability) deploys, with no smoke step.
+    # Stack kinds without an endpoint (the stage's observability, its training) deploy, with no smoke step.
     assert set(_deploys(actions)) == {"MlInference-Network-dev", "MlInference-Lambda-dev", "MlInference-Fargate-dev",
-                                      "MlInference-Observability-dev"}
+                                      "MlInference-Observability-dev", "MlInference-Training-dev"}
     assert {a["Name"] for a in actions if a["Name"].startswith("Smoke-")} == {"Smoke-Lambda", "Smoke-Fargate"}
     assert set(stack.smoke_steps["dev"]) == {"Lambda", "Fargate"}
     for assertion in template["Rules"]["SourceIsConfigured"]["Assertions"]:

@@ -129,10 +129,10 @@ class TrainingWorkflow(Construct):
         )
         self._grant_training(job_role, job_prefix)
         key.grant_decrypt(self.state_machine)
-        if gate.not_worse_than_approved:
-            skip_checkov(self.state_machine.role.node.find_child("ModelRegistryList"),
-                         CKV_AWS_108="The one action on '*' that reads anything is sagemaker:ListModelPackages "
-                         "(package names and status, no data): it supports no resource-level permissions.")
+        # checkov (cloudsplaining) reads an ARN built with Fn::Join as '*'.
+        skip_checkov(self.state_machine.role.node.find_child("DefaultPolicy"),
+                     CKV_AWS_108="s3:GetObject is granted on the training jobs' metrics.json objects only (an Fn::Join "
+                     "ARN that cloudsplaining reads as '*').")
 
     # -- states ----------------------------------------------------------------------------
 
