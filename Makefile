@@ -27,10 +27,13 @@ help:
 	@echo "make train-smoke | make train TRAIN_ARGS=...   fine-tune (training/README.md)"
 	@echo "make cost|recommend COST_ARGS=...     cost and capacity model (docs/cost-model.md)"
 	@echo "make loadtest URL=... | STACK=... STAGE=...    Locust load test of a deployed stack"
+	@echo "make image                            build the image's targets as cdk deploy would (buildah, or Docker), random models"
+	@echo "make image-run [PORT=8080] [TARGET=server]     run a built image on loopback as Fargate/EKS run it"
+	@echo "make image-test                       build if needed, run and check every image, write build/image-report.json"
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt inference/requirements.txt training/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt inference/requirements.txt inference/requirements-lambda.txt training/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip setuptools wheel
 	$(PIP) install --quiet --retries 0 --extra-index-url $(TORCH_INDEX) "torch==$(TORCH_VERSION)"
@@ -119,3 +122,25 @@ loadtest: $(VENV)/.installed
 BENCH_ARGS ?=
 bench: $(VENV)/.installed
 	$(PY) -m bench.serve_bench --out $(or $(BENCH_FILE),bench/results.json) $(BENCH_ARGS)
+
+# The image (README "Building and trying the image locally"): inference/Dockerfile built as
+# `cdk deploy` builds it (args and contexts read from ModelImage's asset manifest), with the tiny
+# and the full-size random models. No Docker engine needed: buildah and stand-in base images made
+# offline (image/stand_in_bases.sh); IMAGE_ENGINE=docker builds with Buildx from the real bases.
+IMAGE_ENGINE ?=
+IMAGE_ENGINE_ARG = $(if $(IMAGE_ENGINE),--engine $(IMAGE_ENGINE),)
+.PHONY: image image-run image-test image-clean
+image: $(VENV)/.installed
+	$(PY) -m image.build $(IMAGE_ENGINE_ARG)
+
+# make image-run [PORT=8080] [TARGET=server|lambda|server-pytorch|server-gpu] [MODEL=full|tiny]; Ctrl-C stops it.
+image-run: $(VENV)/.installed
+	$(PY) -m image.run $(IMAGE_ENGINE_ARG) --target $(or $(TARGET),server) --port $(or $(PORT),8080) \
+	  $(if $(MODEL),--model $(MODEL),)
+
+image-test: $(VENV)/.installed
+	$(PY) -m image.suite $(IMAGE_ENGINE_ARG)
+
+# Removes the images make image built (and the build cache they leave), not the stand-in bases.
+image-clean: $(VENV)/.installed
+	$(PY) -m image.build $(IMAGE_ENGINE_ARG) --clean
