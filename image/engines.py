@@ -109,10 +109,13 @@ class _BuildahContainer(Container):
         return int(children[0]) if children else None
 
     def signal(self, sig: int) -> None:
-        # Signal the container's PID 1 itself, as `docker kill` does; unshare would not forward it.
-        pid = self._init_pid() if sig != signal.SIGKILL else self._process.pid
-        if pid is not None and self._process.poll() is None:
-            os.kill(pid, sig)
+        # Signal the container's PID 1 itself, as `docker kill` does: unshare forwards nothing, and
+        # its --kill-child does not reach a child that changed its uid (the kernel drops it). A
+        # SIGKILL to PID 1 ends every process of its PID namespace.
+        if self._process.poll() is not None:
+            return
+        pid = self._init_pid()
+        os.kill(pid if pid is not None else self._process.pid, sig)
 
     def wait(self, timeout: float) -> int:
         try:
@@ -126,8 +129,12 @@ class _BuildahContainer(Container):
 
     def remove(self) -> None:
         if self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(10)
+            self.signal(signal.SIGKILL)
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(10)
         self._engine.buildah("umount", self.name, capture_output=True)
         self._engine.buildah("rm", self.name, capture_output=True)
 

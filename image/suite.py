@@ -9,6 +9,7 @@ Buildx, real bases). Exit status 1 when a check fails; the goals are reported, n
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 import traceback
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("buildah", "docker"))
     parser.add_argument("--report", type=Path, default=REPO / "build" / "image-report.json")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every started container is removed on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     engine = engine_for(args.engine, WORK_DIR)

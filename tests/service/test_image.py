@@ -117,7 +117,11 @@ def test_the_build_interface_the_cdk_relies_on():
             "server-gpu"} <= set(all_stages)
     assert re.search(r"^ARG MODEL_SOURCE=hub$", text, re.M), "MODEL_SOURCE defaults to hub, declared before any FROM"
     assert text.index("ARG MODEL_SOURCE") < text.index("FROM ")
-    assert all_stages["model"][0] == ("FROM", "model-from-${MODEL_SOURCE} AS model")
+    assert all_stages["model-files"][0] == ("FROM", "model-from-${MODEL_SOURCE} AS model-files")
+    # Every target reads the model from one stage that checks it and makes it readable by all
+    # (save_pretrained writes model.safetensors 0600; the targets run as non-root users).
+    model = " ".join(args for instruction, args in all_stages["model"] if instruction == "RUN")
+    assert "test -f /model/config.json" in model and "chmod -R a+rX /model" in model
     # The named build context is read with COPY --from, the form BuildKit and buildah read alike; a
     # stage of its name would shadow the directory under buildah (an empty model).
     assert "model-local" not in all_stages
@@ -131,7 +135,7 @@ def test_the_build_interface_the_cdk_relies_on():
         body = body_of(target)
         assert "MODEL_DIR=/opt/ml/model" in body
         # server and lambda serve the exported ONNX model; the PyTorch targets the Hugging Face one.
-        source = "--from=export /model-onnx/ " if target in ("server", "lambda") else "--from=model / "
+        source = "--from=export /model-onnx/ " if target in ("server", "lambda") else "--from=model /model/ "
         assert f"COPY {source}/opt/ml/model/" in body
         assert "PLATFORM=" in body
     # PRECISION is global (declared before any FROM) and reaches the export.
