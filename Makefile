@@ -38,10 +38,14 @@ help:
 	@echo "  make cost|recommend COST_ARGS=... [BENCH_FILE=...] cost and capacity model (docs/cost-model.md)"
 	@echo "  make cost-plot [REFRESH=1]            draw the cost charts into build/img (REFRESH=1: docs/img)"
 	@echo "  make bench [REFRESH=1]                serving benchmark into build/bench (REFRESH=1: bench/results.json)"
+	@echo "The image, without Docker (README: Building and trying the image locally):"
+	@echo "  make image                            build every target as cdk deploy would (buildah, or IMAGE_ENGINE=docker), random models"
+	@echo "  make image-run [PORT=8080] [TARGET=server]        run a built image on loopback as Fargate/EKS run it"
+	@echo "  make image-test                       build if needed, run and check every image, write build/image-report.json"
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt inference/requirements.txt training/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt inference/requirements.txt inference/requirements-lambda.txt training/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c 'import sys; sys.exit("error: Python 3.11+ is needed, this is " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PIP) install --quiet --upgrade pip setuptools wheel
@@ -160,3 +164,25 @@ bench: $(VENV)/.installed
 SMOKE_ARGS ?=
 smoke: $(VENV)/.installed
 	$(VENV)/bin/ml-inference smoke $(if $(URL),--url $(URL),--stack $(STACK) --stage $(STAGE)) $(SMOKE_ARGS)
+
+# The image (README "Building and trying the image locally"): inference/Dockerfile built as
+# `cdk deploy` builds it (args and contexts read from ModelImage's asset manifest), with the tiny
+# and the full-size random models. No Docker engine needed: buildah and stand-in base images made
+# offline (image/stand_in_bases.sh); IMAGE_ENGINE=docker builds with Buildx from the real bases.
+IMAGE_ENGINE ?=
+IMAGE_ENGINE_ARG = $(if $(IMAGE_ENGINE),--engine $(IMAGE_ENGINE),)
+.PHONY: image image-run image-test image-clean
+image: $(VENV)/.installed
+	$(PY) -m image.build $(IMAGE_ENGINE_ARG)
+
+# make image-run [PORT=8080] [TARGET=server|lambda|server-pytorch|server-gpu] [MODEL=full|tiny]; Ctrl-C stops it.
+image-run: $(VENV)/.installed
+	$(PY) -m image.run $(IMAGE_ENGINE_ARG) --target $(or $(TARGET),server) --port $(or $(PORT),8080) \
+	  $(if $(MODEL),--model $(MODEL),)
+
+image-test: $(VENV)/.installed
+	$(PY) -m image.suite $(IMAGE_ENGINE_ARG)
+
+# Removes the images make image built (and the build cache they leave), not the stand-in bases.
+image-clean: $(VENV)/.installed
+	$(PY) -m image.build $(IMAGE_ENGINE_ARG) --clean

@@ -20,8 +20,9 @@ DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
 DEFAULT_MODEL_REVISION = "714eb0fa89d2f80546fda750413ed43d93601a13"
 
 #: The Docker targets `inference/Dockerfile` defines: `server` and `lambda` serve the model
-#: exported to ONNX at build time; `server-pytorch` serves it with PyTorch (the reference).
-DOCKER_TARGETS = ("server", "lambda", "server-pytorch")
+#: exported to ONNX at build time; `server-pytorch` serves it with PyTorch (the reference);
+#: `server-gpu` serves it with CUDA PyTorch, with `server`'s contract (port, user, entrypoint).
+DOCKER_TARGETS = ("server", "lambda", "server-pytorch", "server-gpu")
 
 
 

@@ -157,7 +157,8 @@ def test_every_target_the_construct_knows_is_in_the_dockerfile():
         assert f" AS {target}\n" in dockerfile
     for arg in ("MODEL_SOURCE", "MODEL_ID", "MODEL_REVISION", "PRECISION"):
         assert f"ARG {arg}" in dockerfile
-    assert "FROM scratch AS model-local" in dockerfile
+    # The named build context ModelImage passes is read with COPY --from, and no stage shadows it.
+    assert "COPY --from=model-local / /\n" in dockerfile and " AS model-local\n" not in dockerfile
 
 
 @pytest.mark.parametrize(

@@ -99,40 +99,70 @@ def test_dockerignore_keeps_what_the_dockerfile_copies_and_drops_the_rest():
     assert dockerignored("README.md") and dockerignored("events/alb.json")
 
 
+def lineage(stage: str) -> list[tuple[str, str]]:
+    """The instructions of ``stage`` and of the stages it is built FROM, base first."""
+    all_stages = stages()
+    parent = all_stages[stage][0][1].split()[0]
+    return (lineage(parent) if parent in all_stages else []) + all_stages[stage]
+
+
+def body_of(stage: str) -> str:
+    return " ".join(f"{i} {a}" for i, a in lineage(stage))
+
+
 def test_the_build_interface_the_cdk_relies_on():
     text = DOCKERFILE.read_text()
     all_stages = stages()
-    assert {"model-local", "model-hub", "fetch", "model", "export", "server", "lambda", "server-pytorch"} <= set(all_stages)
+    assert {"model-from-local", "model-from-hub", "fetch", "model", "export", "server", "lambda", "server-pytorch",
+            "server-gpu"} <= set(all_stages)
     assert re.search(r"^ARG MODEL_SOURCE=hub$", text, re.M), "MODEL_SOURCE defaults to hub, declared before any FROM"
     assert text.index("ARG MODEL_SOURCE") < text.index("FROM ")
-    assert all_stages["model"][0] == ("FROM", "model-${MODEL_SOURCE} AS model")
-    assert all_stages["model-local"] == [("FROM", "scratch AS model-local")]
+    assert all_stages["model-files"][0] == ("FROM", "model-from-${MODEL_SOURCE} AS model-files")
+    # Every target reads the model from one stage that checks it and makes it readable by all
+    # (save_pretrained writes model.safetensors 0600; the targets run as non-root users).
+    model = " ".join(args for instruction, args in all_stages["model"] if instruction == "RUN")
+    assert "test -f /model/config.json" in model and "chmod -R a+rX /model" in model
+    # The named build context is read with COPY --from, the form BuildKit and buildah read alike; a
+    # stage of its name would shadow the directory under buildah (an empty model).
+    assert "model-local" not in all_stages
+    assert all_stages["model-from-local"] == [("FROM", "scratch AS model-from-local"), ("COPY", "--from=model-local / /")]
     assert ("ARG", "MODEL_ID=distilbert-base-uncased-finetuned-sst-2-english") in all_stages["fetch"]
     # By-hand builds get the same pinned revision as ModelImage's default.
     from ml_inference_cdk.constructs.model_image import DEFAULT_MODEL_REVISION
 
     assert ("ARG", f"MODEL_REVISION={DEFAULT_MODEL_REVISION}") in all_stages["fetch"]
-    for target in ("server", "lambda", "server-pytorch"):
-        body = " ".join(f"{i} {a}" for i, a in all_stages[target])
+    for target in ("server", "lambda", "server-pytorch", "server-gpu"):
+        body = body_of(target)
         assert "MODEL_DIR=/opt/ml/model" in body
-        # server and lambda serve the exported ONNX model; server-pytorch the Hugging Face one.
-        source = "--from=model / " if target == "server-pytorch" else "--from=export /model-onnx/ "
+        # server and lambda serve the exported ONNX model; the PyTorch targets the Hugging Face one.
+        source = "--from=export /model-onnx/ " if target in ("server", "lambda") else "--from=model /model/ "
         assert f"COPY {source}/opt/ml/model/" in body
         assert "PLATFORM=" in body
     # PRECISION is global (declared before any FROM) and reaches the export.
     assert re.search(r"^ARG PRECISION=fp32$", text, re.M) and text.index("ARG PRECISION") < text.index("FROM ")
     export = " ".join(f"{i} {a}" for i, a in all_stages["export"])
     assert "ARG PRECISION" in export and 'python -m inference.export /model-hf /model-onnx --precision "$PRECISION"' in export
-    assert all_stages["lambda"][0][1].startswith("public.ecr.aws/lambda/python:3.12 ")
-    server = dict(all_stages["server"])
-    assert server["EXPOSE"] == "8080"
-    assert server["USER"].split(":")[0] not in ("root", "0")
-    assert server["ENTRYPOINT"] == '["serve"]'
-    assert "HEALTHCHECK" in server
-    # The Lambda CMD names a module that exists where the Dockerfile puts the package.
+    for target in ("server", "server-pytorch", "server-gpu"):
+        server = dict(lineage(target))
+        assert server["EXPOSE"] == "8080" and "PORT=8080" in body_of(target)
+        assert server["USER"] == "10001:10001"
+        assert server["ENTRYPOINT"] == '["serve"]'
+        assert "HEALTHCHECK" in server
+    # Lambda: the server's layers, run by AWS's runtime interface client; the CMD names a module
+    # that exists where the Dockerfile puts the package.
+    assert all_stages["lambda"][0] == ("FROM", "runtime AS lambda") and all_stages["server"][0] == ("FROM", "runtime AS server")
+    assert dict(all_stages["lambda"])["ENTRYPOINT"] == '["python", "-m", "awslambdaric"]'
     cmd = dict(all_stages["lambda"])["CMD"]
     module, attribute = cmd.strip('[]"').rsplit(".", 1)
     assert (INFERENCE.parent / (module.replace(".", "/") + ".py")).is_file() and attribute == "handler"
+
+
+def test_every_stage_runs_the_python_the_tests_run():
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    bases = {args.split()[0] for instruction, args in instructions()
+             if instruction == "FROM" and "$" not in args} - set(stages()) - {"scratch"}
+    assert bases == {f"python:{version}-slim-bookworm"}, "one base image: the Python of the tests and the dev venv"
+    assert set(re.findall(r"/lib/python(3\.\d+)/", DOCKERFILE.read_text())) == {version}
 
 
 def _requirements(name: str) -> list[str]:
@@ -151,19 +181,35 @@ def test_torch_comes_from_the_cpu_index_at_the_pinned_version():
     assert "-r /tmp/requirements.txt" in rest and "index-url" not in rest
 
 
-def test_the_serving_stages_install_neither_torch_nor_transformers():
+def test_the_gpu_image_pins_what_the_cpu_images_pin_but_a_cuda_torch():
+    gpu = dict(line.split("==") for line in _requirements("requirements-gpu.txt"))
+    everything = dict(line.split("==") for line in _requirements("requirements.txt"))
+    assert gpu.pop("torch") != everything["torch"]  # the CUDA build of a release PyPI has (CUDA 13)
+    assert gpu.items() <= everything.items() and not {"onnx", "onnxruntime", "mangum"} & set(gpu)
+    runs = " ".join(args for instruction, args in stages()["gpu-deps"] if instruction == "RUN")
+    assert "torch.version.cuda or sys.exit" in runs, "the build fails if pip picked a CPU torch"
+    assert "NVIDIA_VISIBLE_DEVICES=all" in body_of("server-gpu")
+
+
+def test_the_served_venvs_carry_no_pip_and_the_serving_stages_install_neither_torch_nor_transformers():
     serve = _requirements("requirements-serve.txt")
     everything = set(_requirements("requirements.txt"))
     assert set(serve) <= everything, "requirements-serve.txt pins must equal requirements.txt's"
     names = {line.split("==")[0].lower() for line in serve}
     assert {"onnxruntime", "tokenizers", "fastapi", "uvicorn", "mangum"} <= names
     assert not names & {"torch", "transformers", "onnx", "safetensors"}
-    for stage in ("server-deps", "lambda-deps"):
-        body = " ".join(f"{i} {a}" for i, a in stages()[stage])
-        assert "-r /tmp/requirements-serve.txt" in body and "torch" not in body
-    for target, deps in (("server", "server-deps"), ("lambda", "lambda-deps")):
-        copies = [a for i, a in stages()[target] if i == "COPY" and "--from=" in a]
-        assert {a.split()[0] for a in copies} == {f"--from={deps}", "--from=export"}, target
+    body = " ".join(f"{i} {a}" for i, a in stages()["server-deps"])
+    assert "-r /tmp/requirements-serve.txt" in body and "torch" not in body
+    assert "drop_unused.py /venv huggingface-hub" in body
+    lambda_deps = " ".join(f"{i} {a}" for i, a in stages()["lambda-deps"])
+    assert "--no-deps --target /ric -r /tmp/requirements-lambda.txt" in lambda_deps
+    assert all(re.fullmatch(r"[a-z0-9-]+==[0-9.]+", line) for line in _requirements("requirements-lambda.txt"))
+    copies = {stage: {a.split()[0] for i, a in stages()[stage] if i == "COPY" and "--from=" in a}
+              for stage in ("runtime", "lambda")}
+    assert copies == {"runtime": {"--from=server-deps", "--from=export"}, "lambda": {"--from=lambda-deps"}}
+    for stage in ("export-deps", "server-deps", "gpu-deps"):
+        runs = " ".join(args for instruction, args in stages()[stage] if instruction == "RUN")
+        assert runs.startswith("python -m venv --without-pip /venv") and "/venv/bin/pip" not in runs
 
 
 def test_the_fetch_stage_pins_the_huggingface_hub_the_service_is_tested_with():
