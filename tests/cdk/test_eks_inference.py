@@ -398,3 +398,15 @@ def test_generic_metric_is_a_container_insights_metric(default):
     metric = construct.metric("pod_cpu_utilization", statistic="Maximum")
     assert (metric.namespace, metric.statistic) == ("ContainerInsights", "Maximum")
     assert set(metric.dimensions) == {"ClusterName", "Namespace", "Service"}
+
+
+def test_gpu_pods_run_the_cuda_image():
+    stack, construct = build(gpu_count=1, container_insights=False)
+    assets = [child.node.id for child in stack.node.find_child("Image").node.children if child.node.id.endswith("Asset")]
+    assert assets == ["ServerGpuAsset"]
+    assert construct.image_target == "server-gpu"
+    container = construct.manifests["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == construct.image_uri
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    _, cpu = build(container_insights=False)
+    assert cpu.image_target == "server"

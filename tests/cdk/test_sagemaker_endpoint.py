@@ -594,3 +594,12 @@ def test_every_public_attribute_is_set_on_every_path(request, fixture):
     assert (endpoint.success_topic is not None) == is_async
     assert (endpoint.security_group is not None) == (endpoint.mode is not EndpointMode.SERVERLESS)
     assert (endpoint.data_access_log_bucket is None) == (endpoint.data_bucket is None)
+
+
+def test_gpu_instances_serve_the_cuda_image():
+    stack, endpoint = build(capacity=EndpointCapacity.real_time(instance_type="ml.g5.xlarge"))
+    assert endpoint.capacity.uses_gpu and endpoint.image_target == "server-gpu"
+    image = stack.node.find_child("Image")
+    assert [child.node.id for child in image.node.children if child.node.id.endswith("Asset")] == ["ServerGpuAsset"]
+    _, cpu = build()
+    assert cpu.image_target == "server" and not cpu.capacity.uses_gpu

@@ -59,7 +59,8 @@ class EksInference(ServiceMetricsMixin, Construct):
     PodDisruptionBudget. The metrics-server add-on feeds the HPA; the CloudWatch Observability
     add-on (Container Insights) feeds the alarms and `metric_*()` helpers. With `gpu_count`, an
     Auto Mode NodePool of GPU instances (g5 by default) takes the pods, which request
-    `nvidia.com/gpu`; Auto Mode's GPU AMIs bring the NVIDIA driver and device plugin.
+    `nvidia.com/gpu` and run the image's `server-gpu` target (CUDA PyTorch); Auto Mode's GPU AMIs
+    bring the NVIDIA driver and device plugin.
 
     The service's own (EMF) metrics reach CloudWatch through the add-on's Fluent Bit, which sends
     the workload's EMF lines to a log group of their own; the service alarms (p99 request latency,
@@ -294,8 +295,10 @@ class EksInference(ServiceMetricsMixin, Construct):
             grant_put_traces(self.service_account_role)
         #: The tracing sidecar of each pod, or None.
         self.tracing = tracing
-        #: The image the pods run: the `server` target.
-        self.image_uri = image.image_uri("server")
+        #: The image target the pods run: `server-gpu` (CUDA PyTorch) with `gpu_count`, else `server`.
+        self.image_target = "server-gpu" if gpu_count else "server"
+        #: The image the pods run.
+        self.image_uri = image.image_uri(self.image_target)
         #: The IngressClass (and IngressClassParams) name: cluster-scoped, so it carries the namespace.
         self.ingress_class_name = f"{namespace}-alb"
         #: Whether the Ingress's load balancer is internal (reachable from the VPC only).

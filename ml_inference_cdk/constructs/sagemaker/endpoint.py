@@ -164,8 +164,8 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
-        #: The image target the model runs.
-        self.image_target = "server"
+        #: The image target the model runs: `server-gpu` (CUDA PyTorch) on GPU instances, else `server`.
+        self.image_target = "server-gpu" if capacity.uses_gpu else "server"
         #: The execution role SageMaker assumes to run the model.
         self.role: iam.Role = WildcardSplittingRole(
             self,

@@ -180,7 +180,7 @@ class TrainingPipeline(Construct):
             self, "Training", bucket=self.bucket, key=self.key, prefixes=prefixes, image_uri=self.image.image_uri,
             job_role=self.job_role, compute=compute, hyperparameters=job_hyperparameters, base_model=base_model,
             gate=gate, model_package_group_name=self.model_package_group_name,
-            approval_status=self.approval_status, serving_image_uri=self.serving_image.image_uri("server"),
+            approval_status=self.approval_status, serving_image_uri=self.serving_image.image_uri(endpoint.image_target if endpoint else "server"),
             topic=self.topic, job_prefix=short_prefix(self, "t"), debounce=debounce,
             log_retention=log_retention, removal_policy=removal_policy)
         self.workflow.node.add_dependency(self.model_package_group)
