@@ -4,8 +4,9 @@
     python loadtest/run.py --stack MlInference-Fargate --stage prod --duration 10m
 
 Writes DIR/stats_*.csv (Locust's CSV stats) and DIR/report.html, then prints p50/p95/p99, throughput
-and failures per endpoint and overall. The exit code is Locust's: 0, or 1 when any request failed
-(2 for bad arguments or a target that cannot be resolved).
+and failures per endpoint and overall; the files of an earlier run in DIR are removed first. The
+exit code is Locust's: 0, or 1 when any request failed (2, with one line, for bad arguments or a
+target that cannot be resolved: no such stack, no AWS region or credentials).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 LOCUSTFILE = HERE / "locustfile.py"
+#: What a run writes into --out (Locust's CSV prefix "stats", its HTML report, the locustfile's summary).
+RESULT_GLOBS = ("stats_*.csv", "stats_summary.json", "report.html")
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
@@ -76,9 +79,39 @@ def format_summary(endpoints: dict) -> str:
     return "\n".join(lines)
 
 
+def check_target(args: argparse.Namespace, extra: list[str]) -> None:
+    """Resolve --stack before Locust starts, so a missing stack, region or credentials is one line."""
+    if args.host or not args.stack:
+        return
+    sys.path.insert(0, str(HERE.parent))
+    from loadtest.target import resolve_target
+
+    known = argparse.ArgumentParser(add_help=False)
+    known.add_argument("--aws-region", default=os.environ.get("LOADTEST_AWS_REGION", ""))
+    known.add_argument("--stack-output", default=os.environ.get("LOADTEST_STACK_OUTPUT", "Url"))
+    options, _ = known.parse_known_args(extra)
+    resolve_target(stack=args.stack, stage=args.stage, output_key=options.stack_output,
+                   region=options.aws_region or None)
+
+
+def clear_results(out: Path) -> None:
+    """Remove an earlier run's files, so nothing printed or left in `out` can be mistaken for this run's."""
+    for pattern in RESULT_GLOBS:
+        for path in out.glob(pattern):
+            path.unlink()
+
+
 def main(argv=None) -> int:
     args, extra = parse_args(argv)
+    from ml_inference_cli.aws import TargetError
+
     Path(args.out).mkdir(parents=True, exist_ok=True)
+    clear_results(Path(args.out))
+    try:
+        check_target(args, extra)
+    except TargetError as error:
+        print(f"loadtest: error: {error}", file=sys.stderr)
+        return 2
     command = locust_command(args, extra)
     print("running:", " ".join(command[2:]), flush=True)
     code = subprocess.call(command)

@@ -23,7 +23,7 @@ from ml_inference_cli.aws import (
     check_url,
     make_signer,
     sagemaker_runtime_url,
-    session,
+    client,
     signing_scope,
     stack_names,
     stack_outputs,
@@ -54,7 +54,7 @@ def resolve_target(*, url: Optional[str] = None, stack: Optional[str] = None, st
     if not stack:
         raise TargetError("give the target: --host URL, or --stack NAME (a deployed MlInference-* stack)")
     if cloudformation is None:
-        cloudformation = session(region=region).client("cloudformation")
+        cloudformation = client("cloudformation", region=region, region_option="--aws-region (make loadtest LOADTEST_ARGS='--aws-region REGION')")
     name, outputs = stack_outputs(stack, stage, cloudformation=cloudformation, instead="--host URL")
     if output_key == DEFAULT_OUTPUT_KEY and output_key not in outputs and "EndpointName" in outputs:
         endpoint_region = region or _client_region(cloudformation)

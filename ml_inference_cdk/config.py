@@ -168,7 +168,8 @@ class StageConfig:
     training_min_f1: float = 0.85
     #: Register passing models as Approved (rolled out at once) instead of PendingManualApproval.
     training_auto_approve: bool = False
-    #: The delivery pipeline (CodePipeline V2) to start on approval with MODEL_PACKAGE_ARN; None: none.
+    #: A delivery pipeline (CodePipeline V2, declaring a MODEL_PACKAGE_ARN variable) to start on approval;
+    #: None: none. MlInference-Pipeline declares no such variable yet (docs/model-lifecycle.md).
     training_delivery_pipeline: Optional[str] = None
     #: A local model directory baked into the images instead of the Hub model (`-c model_directory=`,
     #: which `make deploy MODEL_PACKAGE=arn` fills from the Model Registry).

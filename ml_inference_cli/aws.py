@@ -59,6 +59,27 @@ def session(*, region: Optional[str] = None, role_arn: Optional[str] = None, bot
     )
 
 
+def aws_hint(error: Exception, *, region_option: str = "--region") -> str:
+    """One line saying what a botocore error means for the user: no region, no credentials, or the error."""
+    name = type(error).__name__
+    if name == "NoRegionError":
+        return f"no AWS region: pass {region_option}, or set AWS_DEFAULT_REGION (or a profile's region)"
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return "no AWS credentials: set AWS_PROFILE or the AWS_* variables, or run where a role provides them"
+    return f"{name}: {error}"
+
+
+def client(service: str, *, region: Optional[str] = None, region_option: str = "--region") -> Any:
+    """A boto3 client of the default session; no region is a TargetError that says so (naming
+    `region_option`, the caller's way to pass one)."""
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return session(region=region).client(service)
+    except BotoCoreError as error:
+        raise TargetError(aws_hint(error, region_option=region_option)) from None
+
+
 def stack_names(stack: str, stage: str) -> list[str]:
     """CloudFormation names to try for `stack`: a stack id gets the stage appended first."""
     if any(stack.endswith(f"-{s}") for s in STAGES):
@@ -75,7 +96,7 @@ def stack_outputs(
     `instead`: what the error for a missing stack suggests besides deploying it (e.g. "--url URL").
     """
     if cloudformation is None:
-        cloudformation = session(region=region).client("cloudformation")
+        cloudformation = client("cloudformation", region=region)
     from botocore.exceptions import BotoCoreError, ClientError
 
     tried = []
@@ -88,7 +109,7 @@ def stack_outputs(
                 continue
             raise TargetError(f"cannot read stack {name}: {error}") from None
         except BotoCoreError as error:
-            raise TargetError(f"cannot read stack {name}: {error}") from None
+            raise TargetError(f"cannot read stack {name}: {aws_hint(error)}") from None
         return name, {o["OutputKey"]: o["OutputValue"] for o in answer["Stacks"][0].get("Outputs", [])}
     alternative = f" or pass {instead}" if instead else ""
     raise TargetError(f"no stack named {' or '.join(tried)}: deploy it (make deploy STACK={stack} STAGE={stage}){alternative}")
@@ -158,7 +179,9 @@ __all__ = [
     "STAGES",
     "SigV4Signer",
     "TargetError",
+    "aws_hint",
     "check_url",
+    "client",
     "make_signer",
     "sagemaker_runtime_url",
     "session",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .aws import TargetError, check_url, make_signer, session, stack_outputs
+from .aws import TargetError, aws_hint, check_url, make_signer, session, stack_outputs
 from .endpoints import EMPTY_TEXT, Answer, Endpoint, HttpEndpoint, SageMakerEndpoint, Unreachable
 
 DEFAULT_LABELS = ("NEGATIVE", "POSITIVE")
@@ -266,15 +266,6 @@ def options_from_args(args: argparse.Namespace, endpoint: Endpoint) -> SmokeOpti
     return SmokeOptions(labels=labels, p95_bound_s=bound_ms / 1000, requests=args.requests, wait_s=args.wait)
 
 
-def _aws_hint(error: Exception) -> str:
-    name = type(error).__name__
-    if name == "NoRegionError":
-        return "no AWS region: pass --region, or set AWS_DEFAULT_REGION (or a profile's region)"
-    if name in ("NoCredentialsError", "PartialCredentialsError"):
-        return "no AWS credentials: set AWS_PROFILE or the AWS_* variables, or run where a role provides them"
-    return f"{name}: {error}"
-
-
 def run(args: argparse.Namespace, *, boto_session: Any = None, out: Any = None, err: Any = None) -> int:
     """The command: 0 when every check passed, 1 on the first failed check, 2 when the target
     cannot be resolved or a flag is wrong. Never a traceback: every failure is one line on stderr."""
@@ -286,7 +277,7 @@ def run(args: argparse.Namespace, *, boto_session: Any = None, out: Any = None, 
         print(f"ml-inference smoke: error: {error}", file=err)
         return 2
     except Exception as error:  # noqa: BLE001 - botocore's own (no credentials, no region): one line too
-        print(f"ml-inference smoke: error: {_aws_hint(error)}", file=err)
+        print(f"ml-inference smoke: error: {aws_hint(error)}", file=err)
         return 2
     print(f"smoke test of {endpoint.description}", file=out, flush=True)
     try:

@@ -27,6 +27,8 @@ STACK_IDS = (
 
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 _VERSION_ID = re.compile(r"(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}")
+# cdk-assets' destination ids in the pipeline's publish commands end with a hash of the asset too.
+_DESTINATION_ID = re.compile(r"(<asset-hash>:current_account-[a-z0-9-]+?-)[0-9a-f]{8}\b")
 
 
 def mask_hashes(template: dict[str, Any]) -> dict[str, Any]:
@@ -34,6 +36,7 @@ def mask_hashes(template: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps(template, sort_keys=True)
     text = _ASSET_HASH.sub("<asset-hash>", text)
     text = _VERSION_ID.sub(r"\1<code-hash>", text)
+    text = _DESTINATION_ID.sub(r"\1<hash>", text)
     return json.loads(text)
 
 

@@ -71,5 +71,18 @@ def test_locust_reads_the_url_from_the_stack_and_stops_with_exit_code_2_when_it_
            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
     result = _run_runner("--stack", "MlInference-Fargate", "--stage", "staging", "--out", str(tmp_path), env=env)
     assert result.returncode == 2
-    assert "cannot read stack MlInference-Fargate-staging: Could not connect" in result.stderr
+    assert "cannot read stack MlInference-Fargate-staging: EndpointConnectionError: Could not connect" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_without_a_region_the_runner_exits_2_with_one_line_and_no_earlier_results(tmp_path):
+    (tmp_path / "stats_stats.csv").write_text("Type,Name,Request Count\n,Aggregated,999\n")
+    (tmp_path / "report.html").write_text("an earlier run")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    result = _run_runner("--stack", "MlInference-Fargate", "--stage", "prod", "--out", str(tmp_path), env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "loadtest: error: no AWS region: pass --aws-region (make loadtest LOADTEST_ARGS='--aws-region REGION'), "
+        "or set AWS_DEFAULT_REGION (or a profile's region)"]
+    assert result.stdout == "" and not list(tmp_path.iterdir())
