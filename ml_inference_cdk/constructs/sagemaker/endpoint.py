@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -18,12 +18,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .._alarms import SPIKE, SUSTAINED, AlarmSet, add_service_alarms, check_thresholds, encrypted_alarm_topic
-from .._checks import iam5_resource_finding, skip_checkov
-from .._iam import WildcardSplittingRole, acknowledge_grant
+from .._checks import skip_checkov
+from .._iam import WildcardSplittingRole
 from .._logs import expire_service_log_group
 from .._placement import Placement, resolve_placement
 from .._service_metrics import ServiceMetrics, ServiceMetricsMixin, ServiceMonitoring, check_environment
 from ..model_image import ModelImage
+from .access import grant_endpoint_logs, network_security_group
 from .batch import BatchTransform
 from .capacity import (
     VARIANT_NAME,
@@ -174,7 +175,7 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
             description="Runs the inference model on SageMaker: image pull, logs, model data",
         )
         image.grant_pull(self.role, self.image_target)
-        self._grant_logs()
+        grant_endpoint_logs(self, self.role)
 
         # The subnets the model's network interfaces go in (the model and its grants name them).
         self._subnets = (
@@ -186,7 +187,7 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
         )
         #: The security group of the model's network interfaces, in a VPC; else None.
         self.security_group: Optional[ec2.SecurityGroup] = (
-            self._network_security_group(placement.vpc) if placement is not None else None
+            network_security_group(self, placement.vpc, self.role, self._subnets) if placement is not None else None
         )
         isolation = capacity.network_isolation_default if network_isolation is None else network_isolation
         #: The SageMaker model.
@@ -354,90 +355,6 @@ class SageMakerEndpoint(ServiceMetricsMixin, Construct):
     def _grant_data(self, action: str, prefix: str, reason: str) -> None:
         assert self.data_bucket is not None
         grant_prefix(self.role, self.data_bucket, self.key, action=action, prefix=prefix, reason=reason)
-
-    def _grant_logs(self) -> None:
-        # CloudFormation names the endpoint (the endpoint keeps no physical name, so it is never
-        # replaced by a rename) after this policy must exist, and the endpoint writes its first
-        # logs while it is being created: its log group cannot be named here.
-        endpoint_logs = Stack.of(self).format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/Endpoints/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[endpoint_logs],
-            )
-        )
-        acknowledge_grant(
-            self.role,
-            iam5_resource_finding(self, endpoint_logs),
-            "SageMaker names the endpoint's log group after the endpoint, whose name CloudFormation generates "
-            "once this policy exists; the endpoint logs while it is being created.",
-        )
-
-    def _network_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
-        security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description="SageMaker model network interfaces: no inbound, HTTPS out only",
-            allow_all_outbound=False,
-        )
-        # Model data comes from S3 and images from ECR, both over HTTPS (endpoints or NAT).
-        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
-        self._grant_network_interfaces(vpc, security_group)
-        return security_group
-
-    def _grant_network_interfaces(self, vpc: ec2.IVpc, security_group: ec2.SecurityGroup) -> None:
-        """What SageMaker needs to place the model in the VPC: interfaces in these subnets with this
-        security group, and changes to interfaces of this VPC only."""
-        assert self._subnets is not None
-        stack = Stack.of(self)
-
-        def ec2_arn(resource: str, name: str) -> str:
-            return stack.format_arn(service="ec2", resource=resource, resource_name=name)
-
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ec2:CreateNetworkInterface"],
-                resources=[ec2_arn("subnet", subnet_id) for subnet_id in self._subnets.subnet_ids]
-                + [ec2_arn("security-group", security_group.security_group_id)],
-            )
-        )
-        interfaces = ec2_arn("network-interface", "*")
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                ],
-                resources=[interfaces],
-                conditions={"ArnEquals": {"ec2:Vpc": ec2_arn("vpc", vpc.vpc_id)}},
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                resources=["*"],
-            )
-        )
-        acknowledge_grant(
-            self.role,
-            iam5_resource_finding(self, interfaces),
-            "SageMaker creates the model's network interfaces at run time, so their ids are unknown here; the "
-            "ec2:Vpc condition holds every one of them to this VPC.",
-        )
 
     def _model(
         self,
