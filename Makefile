@@ -15,7 +15,7 @@ TORCH_VERSION := $(shell sed -n 's/^torch==//p' inference/requirements.txt)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench
+.PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench image image-run image-test image-clean
 
 help:
 	@echo "Set up and check (no AWS account needed):"
@@ -42,6 +42,7 @@ help:
 	@echo "  make image                            build every target as cdk deploy would (buildah, or IMAGE_ENGINE=docker), random models"
 	@echo "  make image-run [PORT=8080] [TARGET=server]        run a built image on loopback as Fargate/EKS run it"
 	@echo "  make image-test                       build if needed, run and check every image, write build/image-report.json"
+	@echo "  make image-clean                      remove the images make image built (not the stand-in bases)"
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -171,7 +172,6 @@ smoke: $(VENV)/.installed
 # offline (image/stand_in_bases.sh); IMAGE_ENGINE=docker builds with Buildx from the real bases.
 IMAGE_ENGINE ?=
 IMAGE_ENGINE_ARG = $(if $(IMAGE_ENGINE),--engine $(IMAGE_ENGINE),)
-.PHONY: image image-run image-test image-clean
 image: $(VENV)/.installed
 	$(PY) -m image.build $(IMAGE_ENGINE_ARG)
 

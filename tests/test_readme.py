@@ -41,6 +41,8 @@ COVERED = [
     (r"^cd examples/consumer$|^python3 -m venv \.venv && \.venv/bin/pip install -r requirements\.txt|"
      r"^\.\./\.\./node_modules/\.bin/cdk synth --app",
      "tests/cdk/test_consumer.py synthesizes examples/consumer from the wheel in a clean venv"),
+    (r"^make image(-run|-test)?\b",
+     "make image-test builds, runs and checks every image (slow: its own target; CI's image workflow runs it)"),
 ]
 # Run by .ci/run after the suite (each synth is ~25 s of jsii; the suite stays under its budget).
 CI_RUN = [r"^make synth\b", r"^npx cdk synth -c stage="]

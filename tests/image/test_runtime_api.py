@@ -73,11 +73,28 @@ def test_bad_input_is_a_4xx_answer_not_a_function_error(runtime):
     assert result["statusCode"] == 400 and json.loads(result["body"])["error"] == "invalid_json"
 
 
-def test_a_handler_exception_reaches_the_error_endpoint(runtime):
+def test_a_non_http_event_is_answered_not_raised(runtime):
     api, _ = runtime
-    invocation = api.invoke(["not", "an", "event"])  # Mangum cannot infer an event kind: it raises
+    invocation = api.invoke(["not", "an", "event"])  # a direct invoke: no function error for the caller
+    assert invocation.outcome == "response", invocation.body
+    assert invocation.json()["error"] == "unsupported_event"
+
+
+def test_a_handler_exception_reaches_the_error_endpoint(tmp_path):
+    # A handler that raises, under the same runtime client: its error lands on .../error.
+    (tmp_path / "raising.py").write_text("def handler(event, context):\n    raise ValueError('boom')\n")
+    with RuntimeApi(timeout_s=30) as api:
+        env = {**os.environ, **lambda_env(api.address), "PYTHONPATH": str(tmp_path)}
+        process = subprocess.Popen([sys.executable, "-m", "awslambdaric", "raising.handler"], cwd=tmp_path, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert api.ready.wait(60), "the runtime never asked for an event"
+            invocation = api.invoke({"any": "event"})
+        finally:
+            process.terminate()
+            process.wait(10)
     assert invocation.outcome == "error"
-    assert {"errorMessage", "errorType"} <= set(invocation.json())
+    assert invocation.json()["errorType"] == "ValueError" and invocation.json()["errorMessage"] == "boom"
 
 
 def test_invocations_over_http_as_the_runtime_interface_emulator_takes_them(runtime):
