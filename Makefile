@@ -42,6 +42,8 @@ help:
 	@echo "  make image                            build every target as cdk deploy would (buildah, or IMAGE_ENGINE=docker), random models"
 	@echo "  make image-run [PORT=8080] [TARGET=server]        run a built image on loopback as Fargate/EKS run it"
 	@echo "  make image-test                       build if needed, run and check every image, write build/image-report.json"
+	@echo "  make lock [LOCKS=requirements-serve.lock]         regenerate the image's hashed dependency locks (inference/*.lock)"
+	@echo "  make pin-base-image                   pin the Dockerfiles' base images to the digest their tags name today"
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -186,3 +188,20 @@ image-test: $(VENV)/.installed
 # Removes the images make image built (and the build cache they leave), not the stand-in bases.
 image-clean: $(VENV)/.installed
 	$(PY) -m image.build $(IMAGE_ENGINE_ARG) --clean
+
+# The supply chain (inference/README.md "Pinned dependencies"). make lock: the image's Python
+# dependencies locked with hashes (pip-tools in a venv of its own, resolving against PyPI); make
+# pin-base-image: the Dockerfiles' base images moved to the digest their tags name today.
+LOCK_VENV := build/lock-venv
+LOCK_TOOLS := pip==25.3 pip-tools==7.6.2
+.PHONY: lock pin-base-image
+$(LOCK_VENV)/.installed:
+	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_TOOLS)
+	touch $@
+
+lock: $(LOCK_VENV)/.installed
+	$(LOCK_VENV)/bin/python -m image.lock $(if $(LOCKS),--only $(LOCKS),)
+
+pin-base-image:
+	image/pin_base_image.sh
