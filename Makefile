@@ -15,7 +15,7 @@ TORCH_VERSION := $(shell sed -n 's/^torch==//p' inference/requirements.txt)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench
+.PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench lock pin-base-image
 
 help:
 	@echo "Set up and check (no AWS account needed):"
@@ -194,7 +194,6 @@ image-clean: $(VENV)/.installed
 # pin-base-image: the Dockerfiles' base images moved to the digest their tags name today.
 LOCK_VENV := build/lock-venv
 LOCK_TOOLS := pip==25.3 pip-tools==7.6.2
-.PHONY: lock pin-base-image
 $(LOCK_VENV)/.installed:
 	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_TOOLS)
