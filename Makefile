@@ -17,6 +17,8 @@ export BC_SKIP_MAPPING := TRUE
 
 .PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench image image-run image-test image-clean
 
+.PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench lock pin-base-image
+
 help:
 	@echo "Set up and check (no AWS account needed):"
 	@echo "  make setup                            create .venv (the project installed, ml-inference on its PATH) and the pinned CDK CLI"
@@ -43,6 +45,9 @@ help:
 	@echo "  make image-run [PORT=8080] [TARGET=server]        run a built image on loopback as Fargate/EKS run it"
 	@echo "  make image-test                       build if needed, run and check every image, write build/image-report.json"
 	@echo "  make image-clean                      remove the images make image built (not the stand-in bases)"
+
+	@echo "  make lock [LOCKS=requirements-serve.lock]         regenerate the image's hashed dependency locks (inference/*.lock)"
+	@echo "  make pin-base-image                   pin the Dockerfiles' base images to the digest their tags name today"
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -186,3 +191,19 @@ image-test: $(VENV)/.installed
 # Removes the images make image built (and the build cache they leave), not the stand-in bases.
 image-clean: $(VENV)/.installed
 	$(PY) -m image.build $(IMAGE_ENGINE_ARG) --clean
+
+# The supply chain (inference/README.md "Pinned dependencies"). make lock: the image's Python
+# dependencies locked with hashes (pip-tools in a venv of its own, resolving against PyPI); make
+# pin-base-image: the Dockerfiles' base images moved to the digest their tags name today.
+LOCK_VENV := build/lock-venv
+LOCK_TOOLS := pip==25.3 pip-tools==7.6.2
+$(LOCK_VENV)/.installed:
+	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_TOOLS)
+	touch $@
+
+lock: $(LOCK_VENV)/.installed
+	$(LOCK_VENV)/bin/python -m image.lock $(if $(LOCKS),--only $(LOCKS),)
+
+pin-base-image:
+	image/pin_base_image.sh

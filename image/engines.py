@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -94,6 +95,14 @@ def _build_flags(target: str, tag: str, build_args: Mapping[str, str], build_con
 
 
 # ---------------------------------------------------------------- buildah
+
+
+def stand_in_build_args(dockerfile: Path) -> dict[str, str]:
+    """The Dockerfile's base-image args (``ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:...``)
+    with the digest dropped: a stand-in made offline bears the tag, never the registry's digest."""
+    pinned = re.findall(r"^ARG ([A-Z0-9_]+_IMAGE)=([^@\s]+)@sha256:[0-9a-f]{64}$", dockerfile.read_text(), re.M)
+    return dict(pinned)
+
 
 
 class _BuildahContainer(Container):
@@ -192,6 +201,8 @@ class BuildahEngine:
         # --layers caches each stage for the next target; with vfs not for server-gpu, whose
         # multi-GB layers it would copy once per instruction.
         layers = ["--layers"] if self.driver != "vfs" or target != "server-gpu" else []
+        # The stand-ins (stand_in_bases.sh) in place of the pinned digests they cannot match.
+        build_args = {**build_args, **stand_in_build_args(context / "Dockerfile")}
         before = self._containers()
         try:
             _run([*self.BUILDAH, "bud", "--isolation", "chroot", "--network", "host", "--pull=never",

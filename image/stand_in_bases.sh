@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Stand-in base images for buildah, made offline: every `FROM` of inference/Dockerfile that names
-# a registry image gets a local image of that exact name, so the Dockerfile builds unchanged on a
-# machine with no Docker engine and no registry. Today that is one image, python:X.Y-slim-bookworm:
+# Stand-in base images for buildah, made offline: every registry image inference/Dockerfile builds
+# FROM gets a local image of its name, so the Dockerfile builds on a machine with no Docker engine
+# and no registry. A base pinned by digest (ARG PYTHON_IMAGE=python:X.Y-slim-bookworm@sha256:...)
+# gets a stand-in of its tag, which make image passes as the build arg (a stand-in cannot have
+# the registry's digest: image/engines.py). Today that is one image, python:X.Y-slim-bookworm:
 # Debian bookworm (debootstrap --variant=minbase, docs and apt lists removed as in debian:slim),
 # the runtime libraries CPython needs, and a CPython X.Y of this machine copied to /usr/local the
 # way the official image lays it out (pip and setuptools from its ensurepip, no tests, no .pyc).
@@ -20,7 +22,9 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What python:X.Y-slim-bookworm installs besides the base system (docker-library/python's list).
 RUNTIME_PACKAGES=ca-certificates,netbase,tzdata,libssl3,libffi8,libsqlite3-0,zlib1g,libbz2-1.0,liblzma5,libncursesw6,libreadline8,libuuid1,libgdbm6,libnsl2,libtirpc3,libexpat1,libcrypt1,libdb5.3
 
-froms=$(sed -n 's/^FROM \([^ ]*\).*/\1/p' inference/Dockerfile | sort -u)
+# FROM lines naming an image, and the tags of the pinned base-image args (their digest stripped).
+froms=$( { sed -n 's/^FROM \([^ ]*\).*/\1/p' inference/Dockerfile
+           sed -n 's/^ARG [A-Z0-9_]*_IMAGE=\([^@ ]*\)@sha256:[0-9a-f]*$/\1/p' inference/Dockerfile; } | sort -u)
 for from in $froms; do
     case "$from" in
         python:*-slim-bookworm) ;;

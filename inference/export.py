@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 # The service's own modules: the check runs the export exactly as the server will.
-from inference.app.model_info import MODEL_INFO_FILE, read_model_info
+from inference.app.model_info import ALLOW_PICKLED_WEIGHTS, MODEL_INFO_FILE, read_model_info, safetensors_only
 from inference.app.backends.onnx import EXPORT_INFO_FILE, ONNX_MODEL_FILE
 
 #: Model types whose attention the onnxruntime.transformers "bert" optimizer fuses.
@@ -72,11 +73,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--min-agreement", type=float, default=0.0,
                         help="fail when int8 argmax agrees with PyTorch on fewer sample inputs (0..1; default 0)")
     parser.add_argument("--samples", type=int, default=64, help="random-token sample sequences on top of the texts")
+    parser.add_argument("--allow-pickled-weights", action="store_true",
+                        default=os.environ.get(ALLOW_PICKLED_WEIGHTS) == "1",
+                        help="also load pickled weights (pytorch_model.bin), which can run code when loaded; "
+                        f"default: safetensors only, unless {ALLOW_PICKLED_WEIGHTS}=1 (the image's build arg)")
     return parser.parse_args(argv)
 
 
 def export(model_dir: Path, out_dir: Path, *, int8: bool = False, optimize: bool = True, samples: int = 64,
-           max_diff: float = 1e-3, min_agreement: float = 0.0, log=print) -> dict:
+           max_diff: float = 1e-3, min_agreement: float = 0.0, allow_pickled_weights: bool = False, log=print) -> dict:
     """Export ``model_dir`` to ``out_dir`` and return the report written to onnx_export.json."""
     import onnxruntime
     import torch
@@ -90,12 +95,16 @@ def export(model_dir: Path, out_dir: Path, *, int8: bool = False, optimize: bool
         raise SystemExit(f"{model_dir} has no config.json: pass a save_pretrained directory")
     if out_dir.resolve() == model_dir.resolve():
         raise SystemExit("OUT_DIR must differ from MODEL_DIR")
+    try:
+        weights = safetensors_only(model_dir, allow_pickled_weights)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)  # nosec B615  # a local directory, not the Hub
     # Eager attention exports as plain MatMul/Softmax, the pattern ORT fuses into its Attention op
     # (SDPA exports a shape the fusion does not recognise).
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32,
-                                                               attn_implementation="eager").eval()
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32,  # nosec B615  # local
+                                                               attn_implementation="eager", **weights).eval()
     config = model.config
     import inspect
 
@@ -244,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.precision == "fp32" and args.int8:
         raise SystemExit("--int8 and --precision fp32 contradict each other")
     export(args.model_dir, args.out_dir, int8=args.int8 or args.precision == "int8", optimize=not args.no_optimize, samples=args.samples,
-           max_diff=args.max_diff, min_agreement=args.min_agreement)
+           max_diff=args.max_diff, min_agreement=args.min_agreement, allow_pickled_weights=args.allow_pickled_weights)
     return 0
 
 

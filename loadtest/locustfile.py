@@ -150,7 +150,7 @@ class InferenceUser(HttpUser):
     def on_start(self) -> None:
         options = self.environment.parsed_options
         self.options = options
-        self.rng = random.Random(None if options is None or options.seed is None else options.seed + id(self))
+        self.rng = random.Random(None if options is None or options.seed is None else options.seed + id(self))  # nosec B311  # load, not keys
         #: (endpoint name, region) of a SageMaker target: its runtime API takes /invocations only.
         self.sagemaker = sagemaker_endpoint(self.host)
         self.async_endpoint = None

@@ -17,6 +17,7 @@ from aws_cdk import aws_logs as logs
 
 from .constructs._waf import DEFAULT_RATE_LIMIT, WAF_MAX_RATE_LIMIT, WAF_MIN_RATE_LIMIT
 from .constructs.eks.endpoint_access import check_public_access_cidrs
+from .constructs.training.image import DEFAULT_BASE_MODEL
 
 PROJECT = "ml-inference"
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$")
@@ -154,7 +155,7 @@ class StageConfig:
     training_max_runtime_minutes: int = 240
     #: Spot only: training plus waiting for capacity.
     training_max_wait_minutes: int = 480
-    training_base_model: str = "distilbert-base-uncased"
+    training_base_model: str = DEFAULT_BASE_MODEL
     #: train.py options, as SageMaker passes them (strings).
     training_hyperparameters: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: _frozen({"epochs": "2", "learning_rate": "2e-5", "batch_size": "16", "max_length": "256"})
@@ -183,6 +184,11 @@ class StageConfig:
     #: outputs, invoke the endpoints): needed when the stage lives in another account than the
     #: pipeline. None: the smoke steps run as their own CodeBuild role, in the pipeline's account.
     smoke_role_arn: Optional[str] = None
+
+    # Supply chain (issue 18): what the stage builds from is pinned
+    #: The Hub commit training fine-tunes `training_base_model` at; None: the pinned commit of the
+    #: default base (DEFAULT_BASE_REVISION), and required with any other base.
+    training_base_model_revision: Optional[str] = None
 
     def __post_init__(self) -> None:
         if not self.region:
@@ -237,6 +243,10 @@ class StageConfig:
         if schedule is not None and not (schedule.startswith(("cron(", "rate(")) and schedule.endswith(")")):
             raise ValueError(f"{where}: training_schedule {schedule!r} must be an EventBridge expression such as "
                              "'cron(0 3 ? * MON *)' or 'rate(7 days)'")
+        # The same rule as BaseModel.from_hub, said in this config's words.
+        if self.training_base_model != DEFAULT_BASE_MODEL and not self.training_base_model_revision:
+            raise ValueError(f"{where}: training_base_model {self.training_base_model!r} needs "
+                             "training_base_model_revision, the Hub commit sha to fine-tune")
 
     def _check_observability(self) -> None:
         if not 0 < self.alarm_error_rate_percent <= 100:

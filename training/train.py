@@ -45,10 +45,11 @@ from pathlib import Path
 from typing import Any
 
 try:  # imported as the training package (tests, make train-smoke)
-    from .train_args import DEFAULT_DATASET, DEFAULT_MODEL, METRICS_FILE, InputError, parse_args
+    from .train_args import DEFAULT_DATASET, DEFAULT_MODEL, DEFAULT_MODEL_REVISION, METRICS_FILE, InputError, parse_args
     from .train_data import Columns, Data, Split, load_data
 except ImportError:  # run as a script from a copy of this folder (SageMaker script mode)
-    from train_args import DEFAULT_DATASET, DEFAULT_MODEL, METRICS_FILE, InputError, parse_args  # type: ignore[no-redef]
+    from train_args import (  # type: ignore[no-redef]
+        DEFAULT_DATASET, DEFAULT_MODEL, DEFAULT_MODEL_REVISION, METRICS_FILE, InputError, parse_args)
     from train_data import Columns, Data, Split, load_data  # type: ignore[no-redef]
 
 LABELS = ("NEGATIVE", "POSITIVE")
@@ -140,6 +141,14 @@ def _check_base(args: argparse.Namespace) -> None:
                          "or a Hugging Face model id")
     if not local.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
         raise InputError(f"--model-name-or-path {source} does not exist")
+    if local.is_dir() and not args.allow_pickled_weights and not any(local.glob("*.safetensors")):
+        raise InputError(f"--model-name-or-path {source} has no safetensors weights: pickled weights "
+                         "(pytorch_model.bin) can run code when loaded; pass --allow-pickled-weights to load them")
+    if not local.exists() and args.model_revision is None:
+        if source != DEFAULT_MODEL:
+            raise InputError(f"--model-name-or-path {source} is a Hub id: pass --model-revision, the commit sha to "
+                             "fine-tune, so that every run starts from the same weights")
+        args.model_revision = DEFAULT_MODEL_REVISION
 
 
 def _load_base(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -147,10 +156,15 @@ def _load_base(args: argparse.Namespace) -> tuple[Any, Any]:
 
     source = args.model_name_or_path
     local = Path(source)
+    # A Hub base at its pinned commit (_check_base set it); safetensors only unless pickled weights are allowed.
+    revision = None if local.exists() else args.model_revision
+    weights = {} if args.allow_pickled_weights else {"use_safetensors": True}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
         model = AutoModelForSequenceClassification.from_pretrained(
             source,
+            revision=revision,
+            **weights,
             num_labels=len(LABELS),
             id2label=dict(enumerate(LABELS)),
             label2id={label: i for i, label in enumerate(LABELS)},

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "distilbert-base-uncased"
+#: Its Hub commit (2024-05-06), as BaseModel pins it (ml_inference_cdk.constructs.training.image).
+DEFAULT_MODEL_REVISION = "12040accade4e8a0f71eabdb258fecc2e7e948be"
 DEFAULT_DATASET = "stanfordnlp/imdb"
 HYPERPARAMETERS_FILE = Path("/opt/ml/input/config/hyperparameters.json")
 METRICS_FILE = "metrics.json"
@@ -81,6 +83,11 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 
     add("--model-name-or-path", "--model-name", dest="model_name_or_path", default=DEFAULT_MODEL,
         help="base model: a Hugging Face Hub id (needs internet) or a local save_pretrained directory")
+    add("--model-revision", default=None,
+        help=f"the Hub commit of a Hub base model (default: {DEFAULT_MODEL_REVISION[:12]} for {DEFAULT_MODEL}; "
+        "required for any other Hub id)")
+    add("--allow-pickled-weights", action="store_true",
+        help="also load pickled weights (pytorch_model.bin), which can run code when loaded; default: safetensors only")
     add("--max-length", type=_positive_int, default=512,
         help="tokens per text; longer texts are truncated (capped at the model's maximum)")
     add("--model-version", default=None,

@@ -56,7 +56,7 @@ def build_tiny_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))  # nosec B106  # a special token, not a password
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
@@ -68,7 +68,7 @@ def build_tiny_model(
     )
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        unk_token="[UNK]",
+        unk_token="[UNK]",  # nosec B106  # a special token, not a password
         pad_token="[PAD]",
         cls_token="[CLS]",
         sep_token="[SEP]",

@@ -75,12 +75,12 @@ def check_text(text: str, settings: Settings, *, field: str = "text") -> None:
 
 
 async def service_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
+    assert isinstance(exc, ServiceError)  # nosec B101  # narrows the type: registered for ServiceError only
     return error_response(exc.status, exc.error, exc.detail, exc.headers)
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    assert isinstance(exc, RequestValidationError)  # nosec B101  # narrows the type: registered for it only
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
         reason = next(e.get("ctx", {}).get("error", "") for e in errors if e.get("type") == "json_invalid")
@@ -99,7 +99,7 @@ def validation_problems(errors: Sequence[Any]) -> str:
 
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+    assert isinstance(exc, HTTPException)  # nosec B101  # narrows the type: registered for HTTPException only
     code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     described = "; the API is described at /docs" if request.app.state.settings.docs_enabled else ""

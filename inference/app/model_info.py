@@ -40,3 +40,25 @@ def _content_version(model_dir: Path) -> str:
                 while chunk := f.read(1 << 20):
                     digest.update(chunk)
     return f"{model_dir.name or 'model'}-sha256-{digest.hexdigest()[:12]}"
+
+
+#: The opt-in to pickled weights (pytorch_model.bin): the image's build arg and the service's setting.
+ALLOW_PICKLED_WEIGHTS = "ALLOW_PICKLED_WEIGHTS"
+
+
+def safetensors_only(model_dir: Path, allow_pickled_weights: bool = False) -> dict:
+    """``from_pretrained`` keyword arguments that load ``model_dir`` from safetensors only, unless
+    ``allow_pickled_weights``; ValueError with what to do when it has no safetensors weights.
+
+    Pickled weights (pytorch_model.bin) run code when they are unpickled: a model from an untrusted
+    source must not get to do that, so loading them is an explicit choice."""
+    if allow_pickled_weights:
+        return {}
+    if not any(model_dir.glob("*.safetensors")):
+        pickled = sorted(p.name for p in model_dir.glob("*.bin"))
+        found = f" (it has {', '.join(pickled)})" if pickled else ""
+        raise ValueError(
+            f"{model_dir} has no safetensors weights{found}: save the model with save_pretrained(dir) "
+            f"(safetensors is its default), or opt in to pickled weights, which can run code when loaded: "
+            f"{ALLOW_PICKLED_WEIGHTS}=1, ModelImage(allow_pickled_weights=True) or --allow-pickled-weights")
+    return {"use_safetensors": True}

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"inference.app.server takes no arguments (got {' '.join(args)}): configure it with environment "
               "variables (inference/README.md, Settings)", file=sys.stderr)
         return 2
-    host = os.environ.get("HOST", "0.0.0.0")  # nosec B104 - a container listens on its own interfaces
+    host = os.environ.get("HOST", "0.0.0.0")  # nosec B104  # a container listens on its own interfaces
     serve(APP, Settings(), host=host, port=int(os.environ.get("PORT", "8080")))
     return 0
 

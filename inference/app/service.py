@@ -94,7 +94,7 @@ class ModelService:
         def run() -> None:
             try:
                 self.load()
-            except Exception:
+            except Exception:  # nosec B110  # logged by load(); /health answers 503 with the reason
                 pass  # Logged by load(); /health answers 503 with the reason.
 
         thread = threading.Thread(target=run, name="model-loader", daemon=True)

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     tracing: Literal["off", "otlp"] | None = Field(
         None, description="OpenTelemetry traces over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (otlp), or none (off); "
         "default: on only when OTEL_TRACES_EXPORTER=otlp. OTEL_SDK_DISABLED=true always turns it off.")
+    allow_pickled_weights: bool = Field(
+        False, description="Let the PyTorch backend load pickled weights (pytorch_model.bin), which can run code "
+        "when loaded; default: safetensors only. The images set it from their ALLOW_PICKLED_WEIGHTS build arg.")
 
     @property
     def batching(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
+import subprocess  # nosec B404  # runs this machine's pip, with arguments this script builds
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"not installed in {args.venv}: {', '.join(sorted(missing))}")
     names = unused(distributions, {normalize(name) for name in args.drop})
     print(f"dropping from {args.venv}: {' '.join(names)}")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(args.venv / "bin" / "python"),
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(args.venv / "bin" / "python"),  # nosec B603  # no shell
                     "uninstall", "--yes", "--quiet", *names], check=True)
 
 

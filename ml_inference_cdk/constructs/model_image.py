@@ -103,6 +103,7 @@ class ModelImage(Construct):
         build_args: Optional[Mapping[str, str]] = None,
         exclude: Optional[Sequence[str]] = None,
         precision: Precision = Precision.FP32,
+        allow_pickled_weights: bool = False,
     ) -> None:
         """
         :param directory: the Docker build context holding the Dockerfile. Default: the
@@ -110,8 +111,9 @@ class ModelImage(Construct):
         :param model_id: Hugging Face model id baked into the image. Default:
             `distilbert-base-uncased-finetuned-sst-2-english`. Not allowed with
             `model_directory`.
-        :param model_revision: the model's git revision (a commit sha pins it). Default: the
-            commit pinned in `DEFAULT_MODEL_REVISION` for the default model, `main` otherwise.
+        :param model_revision: the model's git revision: a commit sha pins it (a branch such as
+            `main` moves, and each build could bake in other weights). Default: the commit pinned
+            in `DEFAULT_MODEL_REVISION` for the default model; required with any other `model_id`.
         :param model_directory: a local model directory (config.json, weights, tokenizer)
             to bake in instead of a Hugging Face model. Default: none, use `model_id`.
         :param platform: the image platform. Default: `Platform.LINUX_AMD64`; use
@@ -125,6 +127,11 @@ class ModelImage(Construct):
             borderline answers flip: the build prints its argmax agreement with PyTorch; check
             it on your own evaluation set first. Default: `Precision.FP32`, the same answers as
             PyTorch (within 1e-3).
+        :param allow_pickled_weights: also bake in and load pickled weights (`pytorch_model.bin`)
+            where the model has no safetensors. Unpickling runs code the file names, so a model from
+            an untrusted source could run anything in the build and in the serving container.
+            Default: False, safetensors only: a model without them fails the build (or the synth,
+            for a `model_directory`).
         """
         super().__init__(scope, construct_id)
 
@@ -152,6 +159,12 @@ class ModelImage(Construct):
                     f"model_directory {model_directory!r} has no config.json: pass a directory "
                     "saved with save_pretrained (the output of training/)"
                 )
+            if not allow_pickled_weights and not any(model_path.glob("*.safetensors")):
+                raise ValueError(
+                    f"model_directory {model_directory!r} has no safetensors weights: save the model with "
+                    "save_pretrained (safetensors is its default), or pass allow_pickled_weights=True to bake "
+                    "in pickled weights (pytorch_model.bin), which can run code when loaded"
+                )
             args["MODEL_SOURCE"] = "local"
             build_contexts = {_BUILD_CONTEXT_NAME: str(model_path)}
             # The build context outside the asset directory is not hashed by the CDK: do it here,
@@ -165,7 +178,13 @@ class ModelImage(Construct):
                     f"model_id {model_id!r} is not a Hugging Face model id: use 'name' or 'org/name'"
                 )
             if model_revision is None:
-                model_revision = DEFAULT_MODEL_REVISION if model_id == DEFAULT_MODEL_ID else "main"
+                if model_id != DEFAULT_MODEL_ID:
+                    raise ValueError(
+                        f"model_id {model_id!r} needs model_revision: pass the commit sha to bake in (the "
+                        "model's 'Files and versions' page on the Hub lists them), so that every build "
+                        "bakes in the same weights"
+                    )
+                model_revision = DEFAULT_MODEL_REVISION
             if not model_revision.strip():
                 raise ValueError("model_revision must not be empty: use a commit sha, tag or branch")
             args.update(MODEL_SOURCE="hub", MODEL_ID=model_id, MODEL_REVISION=model_revision)
@@ -175,13 +194,18 @@ class ModelImage(Construct):
             # the build args (and asset hashes) they had before this prop existed.
             args["PRECISION"] = precision.value
             model_version += f"+{precision.value}"
+        if allow_pickled_weights:
+            # Passed only when opted in, like PRECISION: the default images keep their build args.
+            args["ALLOW_PICKLED_WEIGHTS"] = "1"
+        #: Whether the image may bake in and load pickled weights (pytorch_model.bin).
+        self.allow_pickled_weights = allow_pickled_weights
         #: The precision of the served ONNX model.
         self.precision = precision
         #: What the image serves, as the service reports it: `<model id>@<revision>`,
         #: `local:<directory name>`, with `+int8` for an int8 model.
         self.model_version = model_version
         for key, value in (build_args or {}).items():
-            if key in args or key == "PRECISION":
+            if key in args or key in ("PRECISION", "ALLOW_PICKLED_WEIGHTS"):
                 raise ValueError(f"build arg {key} is set by ModelImage: use its props instead")
             args[key] = value
 

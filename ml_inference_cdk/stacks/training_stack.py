@@ -51,7 +51,7 @@ class TrainingStack(Stack):
             compute=compute,
             gate=QualityGate(min_accuracy=config.training_min_accuracy, min_f1=config.training_min_f1),
             hyperparameters=config.training_hyperparameters,
-            base_model=BaseModel.from_hub(config.training_base_model),
+            base_model=BaseModel.from_hub(config.training_base_model, config.training_base_model_revision),
             schedule=events.Schedule.expression(config.training_schedule) if config.training_schedule else None,
             start_on_new_data=config.training_on_new_data,
             debounce=Duration.minutes(config.training_debounce_minutes),

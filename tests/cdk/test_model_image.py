@@ -42,12 +42,27 @@ def test_default_builds_the_pinned_sst2_model_for_amd64():
     }
     assert "dockerBuildContexts" not in source
     assert image.model_version == f"{DEFAULT_MODEL_ID}@{DEFAULT_MODEL_REVISION[:12]}"
+    # The base image and the pickle opt-in are the Dockerfile's defaults: its pinned digest, safetensors only.
+    assert not {"PYTHON_IMAGE", "ALLOW_PICKLED_WEIGHTS"} & set(image.build_args) and not image.allow_pickled_weights
 
 
-def test_other_hub_model_defaults_to_main():
-    image, [source] = images_for(model_id="org/my-model")
+def test_another_hub_model_builds_the_revision_given():
+    image, [source] = images_for(model_id="org/my-model", model_revision="0123456789abcdef0123456789abcdef01234567")
     assert source["dockerBuildArgs"]["MODEL_ID"] == "org/my-model"
-    assert source["dockerBuildArgs"]["MODEL_REVISION"] == "main"
+    assert source["dockerBuildArgs"]["MODEL_REVISION"] == "0123456789abcdef0123456789abcdef01234567"
+    assert image.model_version == "org/my-model@0123456789ab"
+
+
+def test_fails_when_another_hub_model_has_no_revision():
+    app, stack = new_stack()
+    with pytest.raises(ValueError, match=r"model_id 'org/my-model' needs model_revision: pass the commit sha"):
+        ModelImage(stack, "Image", model_id="org/my-model")
+
+
+def test_pickled_weights_are_an_explicit_build_arg():
+    image, [source] = images_for(model_id="org/old-model", model_revision="v1", allow_pickled_weights=True)
+    assert source["dockerBuildArgs"]["ALLOW_PICKLED_WEIGHTS"] == "1" and image.allow_pickled_weights
+    assert "ARG ALLOW_PICKLED_WEIGHTS=0\n" in (packaged_inference_dir() / "Dockerfile").read_text()
 
 
 def test_int8_precision_is_a_build_arg_and_part_of_the_version():
@@ -91,6 +106,16 @@ def test_local_model_directory_is_a_named_build_context(tmp_path):
     assert source["dockerBuildArgs"] == {"MODEL_SOURCE": "local"}
     assert source["dockerBuildContexts"] == {"model-local": str(model.resolve())}
     assert image.model_version == "local:model"
+
+
+def test_fails_when_a_local_model_has_only_pickled_weights(tmp_path):
+    model = _model_dir(tmp_path)
+    (model / "model.safetensors").rename(model / "pytorch_model.bin")
+    app, stack = new_stack()
+    with pytest.raises(ValueError, match="has no safetensors weights.*allow_pickled_weights=True"):
+        ModelImage(stack, "Image", model_directory=str(model))
+    image, [source] = images_for(model_directory=str(model), allow_pickled_weights=True)
+    assert source["dockerBuildArgs"] == {"MODEL_SOURCE": "local", "ALLOW_PICKLED_WEIGHTS": "1"}
 
 
 def test_a_retrained_local_model_gives_a_new_image(tmp_path):
@@ -169,10 +194,11 @@ def test_every_target_the_construct_knows_is_in_the_dockerfile():
         ({"platform": ecr_assets.Platform.custom("linux/386")}, "is not supported"),
         ({"build_args": {"MODEL_ID": "x"}}, "is set by ModelImage"),
         ({"build_args": {"PRECISION": "int8"}}, "is set by ModelImage"),
+        ({"build_args": {"ALLOW_PICKLED_WEIGHTS": "1"}}, "is set by ModelImage"),
         ({"precision": "int8"}, r"precision must be a Precision \(Precision.FP32 or Precision.INT8\), got 'int8'"),
     ],
     ids=["bad-model-id", "empty-revision", "unsupported-platform", "build-arg-override", "precision-build-arg",
-         "unsupported-precision"],
+         "pickle-build-arg", "unsupported-precision"],
 )
 def test_fails_when_props_are_invalid(props, message):
     app, stack = new_stack()

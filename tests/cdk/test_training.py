@@ -88,6 +88,7 @@ def test_the_training_job_is_spot_with_checkpoints_script_mode_and_encrypted(syn
     hyperparameters = parameters["HyperParameters"]
     assert hyperparameters["checkpoint_dir"] == "/opt/ml/checkpoints" and hyperparameters["export_onnx"] == "true"
     assert hyperparameters["epochs"] == "2" and hyperparameters["model_name_or_path"] == "distilbert-base-uncased"
+    assert hyperparameters["model_revision"] == "12040accade4e8a0f71eabdb258fecc2e7e948be"  # the pinned Hub commit
     assert all(isinstance(v, str) for v in hyperparameters.values())
     assert [c["ChannelName"] for c in parameters["InputDataConfig"]] == ["train", "eval"]
     assert parameters["InputDataConfig"][1]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/eval/"
@@ -422,6 +423,22 @@ def test_fails_when_a_hyperparameter_is_the_constructs():
     _fails("must be a string", hyperparameters={"epochs": 3})
 
 
+def test_fails_when_a_hub_base_model_has_no_revision():
+    from ml_inference_cdk.constructs.training import BaseModel
+    from ml_inference_cdk.constructs.training.image import DEFAULT_BASE_REVISION
+    from training.train_args import DEFAULT_MODEL, DEFAULT_MODEL_REVISION
+
+    with pytest.raises(ValueError, match="base model 'org/base' needs a revision: pass the commit sha"):
+        BaseModel.from_hub("org/base")
+    assert BaseModel.from_hub("org/base", "abc123").hyperparameters() == {"model_name_or_path": "org/base",
+                                                                          "model_revision": "abc123"}
+    assert BaseModel.from_bucket().hyperparameters() == {"model_name_or_path": "/opt/ml/input/data/base"}
+    # train.py run by hand pins the same default commit.
+    assert BaseModel.from_hub() == BaseModel(hub_id=DEFAULT_MODEL, revision=DEFAULT_MODEL_REVISION)
+    assert DEFAULT_MODEL_REVISION == DEFAULT_BASE_REVISION
+    _fails("hyperparameter 'model_revision' is not allowed", hyperparameters={"model_revision": "main"})
+
+
 def test_fails_when_the_debounce_is_longer_than_an_hour():
     from aws_cdk import Duration
 
@@ -473,6 +490,9 @@ def test_fails_when_the_stage_config_is_out_of_range():
         dataclasses.replace(dev, training_max_wait_minutes=10)
     with pytest.raises(ValueError, match="must be an EventBridge expression"):
         dataclasses.replace(dev, training_schedule="0 3 * * 1")
+    with pytest.raises(ValueError, match="training_base_model 'roberta-base' needs training_base_model_revision"):
+        dataclasses.replace(dev, training_base_model="roberta-base")
+    assert dataclasses.replace(dev, training_base_model="roberta-base", training_base_model_revision="e2da8e2").training
 
 
 def test_a_schedule_and_a_gpu_instance_from_the_stage(tmp_path):

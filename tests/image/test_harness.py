@@ -128,6 +128,7 @@ def test_images_are_built_with_exactly_what_modelimage_puts_in_the_asset_manifes
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"weights")
     builds = (("server", "m"), ("lambda", "m"))
     plans = plan(builds, {"m": model}, tmp_path / "cdk.out")
     manifest = json.loads((tmp_path / "cdk.out" / "ImageBuild.assets.json").read_text())

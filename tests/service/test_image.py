@@ -66,7 +66,7 @@ def copy_sources() -> list[str]:
 
 def test_every_copied_file_exists_in_the_build_context():
     sources = copy_sources()
-    assert {"requirements.txt", "requirements-serve.txt", "app/", "docker/serve", "docker/fetch_model.py",
+    assert {"requirements.lock", "requirements-serve.lock", "app/", "docker/serve", "docker/fetch_model.py",
             "__init__.py", "export.py"} <= set(sources)
     for source in sources:
         assert (INFERENCE / source).exists(), f"COPY {source}: no such file in inference/"
@@ -159,9 +159,10 @@ def test_the_build_interface_the_cdk_relies_on():
 
 def test_every_stage_runs_the_python_the_tests_run():
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    bases = {args.split()[0] for instruction, args in instructions()
-             if instruction == "FROM" and "$" not in args} - set(stages()) - {"scratch"}
-    assert bases == {f"python:{version}-slim-bookworm"}, "one base image: the Python of the tests and the dev venv"
+    froms = {args.split()[0] for instruction, args in instructions() if instruction == "FROM"}
+    assert froms - set(stages()) - {"scratch"} == {"${PYTHON_IMAGE}", "model-from-${MODEL_SOURCE}"}
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)@sha256:[0-9a-f]{64}$", DOCKERFILE.read_text(), re.M)
+    assert base and base.group(1) == f"python:{version}-slim-bookworm", "one base image: the Python of the tests"
     assert set(re.findall(r"/lib/python(3\.\d+)/", DOCKERFILE.read_text())) == {version}
 
 
@@ -176,9 +177,10 @@ def test_torch_comes_from_the_cpu_index_at_the_pinned_version():
     all_stages = stages()
     runs = " ".join(args for instruction, args in all_stages["export-deps"] if instruction == "RUN")
     torch_install, rest = runs.split("&&")[1:3]
-    assert '--index-url "$TORCH_INDEX"' in torch_install and "torch" in torch_install
+    assert '--index-url "$TORCH_INDEX"' in torch_install and "-r /tmp/requirements-torch-cpu.lock" in torch_install
     assert ("ARG", "TORCH_INDEX=https://download.pytorch.org/whl/cpu") in all_stages["export-deps"]
-    assert "-r /tmp/requirements.txt" in rest and "index-url" not in rest
+    assert "-r /tmp/requirements.lock" in rest and "index-url" not in rest
+    assert "torch==2.13.0+cpu " in (INFERENCE / "requirements-torch-cpu.lock").read_text()
 
 
 def test_the_gpu_image_pins_what_the_cpu_images_pin_but_a_cuda_torch():
@@ -199,10 +201,10 @@ def test_the_served_venvs_carry_no_pip_and_the_serving_stages_install_neither_to
     assert {"onnxruntime", "tokenizers", "fastapi", "uvicorn", "mangum"} <= names
     assert not names & {"torch", "transformers", "onnx", "safetensors"}
     body = " ".join(f"{i} {a}" for i, a in stages()["server-deps"])
-    assert "-r /tmp/requirements-serve.txt" in body and "torch" not in body
+    assert "-r /tmp/requirements-serve.lock" in body and "torch" not in body
     assert "drop_unused.py /venv huggingface-hub" in body
     lambda_deps = " ".join(f"{i} {a}" for i, a in stages()["lambda-deps"])
-    assert "--no-deps --target /ric -r /tmp/requirements-lambda.txt" in lambda_deps
+    assert "--no-deps --target /ric -r /tmp/requirements-lambda.lock" in lambda_deps
     assert all(re.fullmatch(r"[a-z0-9-]+==[0-9.]+", line) for line in _requirements("requirements-lambda.txt"))
     copies = {stage: {a.split()[0] for i, a in stages()[stage] if i == "COPY" and "--from=" in a}
               for stage in ("runtime", "lambda")}
@@ -215,7 +217,9 @@ def test_the_served_venvs_carry_no_pip_and_the_serving_stages_install_neither_to
 def test_the_fetch_stage_pins_the_huggingface_hub_the_service_is_tested_with():
     import huggingface_hub
 
-    assert f"huggingface_hub=={huggingface_hub.__version__}" in DOCKERFILE.read_text()
+    assert _requirements("requirements-fetch.txt") == [f"huggingface_hub=={huggingface_hub.__version__}"]
+    assert f"\nhuggingface-hub=={huggingface_hub.__version__} \\\n" in (INFERENCE / "requirements-fetch.lock").read_text()
+    assert "-r /tmp/requirements-fetch.lock" in body_of("fetch")
 
 
 # ---------------------------------------------------------------- the serve entrypoint
@@ -303,7 +307,7 @@ def fetch_model(monkeypatch):
     spec.loader.exec_module(module)
     calls = {}
 
-    def run(repo_files: list[str], out: Path, revision: str = "main") -> dict:
+    def run(repo_files: list[str], out: Path, revision: str = "main", extra_args: tuple[str, ...] = ()) -> dict:
         sha = "0123456789abcdef0123456789abcdef01234567"
         info = SimpleNamespace(sha=sha, siblings=[SimpleNamespace(rfilename=name) for name in repo_files])
         monkeypatch.setattr(module, "HfApi", lambda: SimpleNamespace(model_info=lambda repo, revision: info))
@@ -319,7 +323,7 @@ def fetch_model(monkeypatch):
 
         monkeypatch.setattr(module, "snapshot_download", snapshot_download)
         monkeypatch.setattr(sys, "argv", ["fetch_model.py", "--model-id", "org/model", "--revision", revision,
-                                          "--out", str(out)])
+                                          "--out", str(out), *extra_args])
         module.main()
         return calls
 
@@ -341,8 +345,35 @@ def test_fetch_downloads_only_serving_files_at_the_resolved_commit(fetch_model, 
     assert info["model_version"] == "org/model@0123456789ab"
 
 
-def test_fetch_falls_back_to_pytorch_bin_and_fails_without_weights(fetch_model, tmp_path):
-    fetch_model(["config.json", "vocab.txt", "pytorch_model.bin", "tf_model.h5"], tmp_path / "bin")
-    assert (tmp_path / "bin" / "pytorch_model.bin").is_file() and not (tmp_path / "bin" / "tf_model.h5").exists()
+def test_fetch_fails_when_a_revision_has_only_pickled_weights(fetch_model, tmp_path, monkeypatch):
+    monkeypatch.delenv("ALLOW_PICKLED_WEIGHTS", raising=False)
+    with pytest.raises(SystemExit, match=r"only pickled pytorch_model\*.bin.*allow_pickled_weights=True"):
+        fetch_model(["config.json", "vocab.txt", "pytorch_model.bin"], tmp_path / "bin")
+    assert not (tmp_path / "bin").exists()
     with pytest.raises(SystemExit, match="no PyTorch weights"):
         fetch_model(["config.json", "tf_model.h5"], tmp_path / "none")
+
+
+@pytest.mark.parametrize("opt_in", ["flag", "build-arg"])
+def test_fetch_takes_pickled_weights_only_when_opted_in(fetch_model, tmp_path, monkeypatch, opt_in):
+    monkeypatch.delenv("ALLOW_PICKLED_WEIGHTS", raising=False)
+    if opt_in == "build-arg":
+        monkeypatch.setenv("ALLOW_PICKLED_WEIGHTS", "1")  # the Dockerfile's ARG, as RUN sees it
+    calls = fetch_model(["config.json", "vocab.txt", "pytorch_model.bin", "tf_model.h5"], tmp_path,
+                        extra_args=("--allow-pickled-weights",) if opt_in == "flag" else ())
+    assert (tmp_path / "pytorch_model.bin").is_file() and not (tmp_path / "tf_model.h5").exists()
+    # A revision with safetensors gives those even when pickled weights are allowed.
+    calls = fetch_model(HUB_FILES, tmp_path / "both", extra_args=("--allow-pickled-weights",))
+    assert "pytorch_model*.bin" not in calls["allow_patterns"]
+
+
+def test_the_image_refuses_pickled_weights_unless_the_build_opts_in():
+    """The `model` stage every target reads checks for safetensors; the opt-in reaches each loader."""
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^ARG ALLOW_PICKLED_WEIGHTS=0$", text, re.M) and text.index("ARG ALLOW_PICKLED_WEIGHTS") < text.index("FROM ")
+    model = " ".join(args for instruction, args in stages()["model"] if instruction == "RUN")
+    assert 'ls /model/*.safetensors' in model and '[ "$ALLOW_PICKLED_WEIGHTS" = 1 ]' in model
+    for stage in ("fetch", "model", "export", "server-pytorch", "server-gpu"):
+        assert ("ARG", "ALLOW_PICKLED_WEIGHTS") in stages()[stage], stage
+    for target in ("server-pytorch", "server-gpu"):
+        assert "ALLOW_PICKLED_WEIGHTS=$ALLOW_PICKLED_WEIGHTS" in body_of(target)

@@ -93,6 +93,17 @@ def _base_without_config(d: Path) -> list[str]:
     return ["--train-file", str(write_csv(d / "train.csv", GOOD_ROWS)), "--model-name-or-path", str(d / "base")]
 
 
+def _pickled_base(d: Path) -> list[str]:
+    (d / "base").mkdir()
+    (d / "base" / "config.json").write_text("{}")
+    (d / "base" / "pytorch_model.bin").write_bytes(b"pickle")
+    return ["--train-file", str(write_csv(d / "train.csv", GOOD_ROWS)), "--model-name-or-path", str(d / "base")]
+
+
+def _hub_base_without_revision(d: Path) -> list[str]:
+    return ["--train-file", str(write_csv(d / "train.csv", GOOD_ROWS)), "--model-name-or-path", "org/base"]
+
+
 BAD_INPUTS = {
     "missing training file": (_missing_train, r"training data .*nope\.csv does not exist"),
     "missing evaluation file": (_missing_eval, r"evaluation data .*nope\.jsonl does not exist"),
@@ -108,6 +119,8 @@ BAD_INPUTS = {
     "empty text": (_empty_text, r"1 text\(s\) empty or not a string"),
     "invalid JSON line": (_not_json, r"line 1 is not valid JSON"),
     "base model without config.json": (_base_without_config, r"base has no config\.json"),
+    "base model with pickled weights only": (_pickled_base, r"base has no safetensors weights.*--allow-pickled-weights"),
+    "Hub base model without a revision": (_hub_base_without_revision, r"org/base is a Hub id: pass --model-revision"),
 }
 
 

@@ -38,4 +38,4 @@ def load_classifier(settings: Settings) -> BatchableClassifier:
 
     return TransformersClassifier(settings.model_dir, model_version=settings.model_version,
                                   max_tokens=settings.max_tokens, num_threads=settings.num_threads,
-                                  device=settings.device)
+                                  device=settings.device, allow_pickled_weights=settings.allow_pickled_weights)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model_info import read_model_info
+from ..model_info import read_model_info, safetensors_only
 from .base import EncodeForwardClassifier, TextEncoder, softmax, usable_length
 from .cpus import available_cpus
 
@@ -23,7 +23,7 @@ class TransformersClassifier(EncodeForwardClassifier):
     backend = "pytorch"
 
     def __init__(self, model_dir: Path, *, model_version: str | None = None, max_tokens: int | None = None,
-                 num_threads: int = 0, device: str = "auto") -> None:
+                 num_threads: int = 0, device: str = "auto", allow_pickled_weights: bool = False) -> None:
         import torch
         from tokenizers import Tokenizer
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -37,10 +37,11 @@ class TransformersClassifier(EncodeForwardClassifier):
         self.device = device
         self._torch = torch
         self.model_dir = Path(model_dir)
-        tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        # model_dir is a local directory (MODEL_DIR): nothing comes from the Hub, no revision applies.
+        tokenizer = AutoTokenizer.from_pretrained(self.model_dir)  # nosec B615  # a local directory
         # float32: CPU kernels for half precision are slow or missing, and it is the reference.
-        self._model = AutoModelForSequenceClassification.from_pretrained(
-            self.model_dir, dtype=torch.float32).eval().to(device)
+        self._model = AutoModelForSequenceClassification.from_pretrained(  # nosec B615  # a local directory
+            self.model_dir, dtype=torch.float32, **safetensors_only(self.model_dir, allow_pickled_weights)).eval().to(device)
         # Tokenizers may emit inputs the model does not take (DistilBERT has no token_type_ids).
         self._takes_token_types = "token_type_ids" in inspect.signature(self._model.forward).parameters
         config = self._model.config

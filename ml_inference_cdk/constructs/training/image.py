@@ -21,6 +21,10 @@ GPU_TORCH_INDEX = "https://pypi.org/simple"
 #: Instance families with NVIDIA GPUs that the CUDA build of torch runs on.
 _GPU_FAMILIES = re.compile(r"^ml\.(p[2-5][a-z]*|g[4-6][a-z]*|g4dn)\.")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+#: The base model training fine-tunes by default, at a fixed commit (2024-05-06): a training run
+#: must not get other weights because the Hub's main branch moved.
+DEFAULT_BASE_MODEL = "distilbert-base-uncased"
+DEFAULT_BASE_REVISION = "12040accade4e8a0f71eabdb258fecc2e7e948be"
 
 
 def packaged_training_dir() -> Path:
@@ -95,19 +99,31 @@ class TrainingImage(Construct):
 
 @dataclasses.dataclass(frozen=True)
 class BaseModel:
-    """What the training job fine-tunes: `BaseModel.from_hub(model_id)` (downloaded by the job,
-    which then needs internet access) or `BaseModel.from_bucket(prefix)` (a save_pretrained
+    """What the training job fine-tunes: `BaseModel.from_hub(model_id, revision)` (downloaded by
+    the job, which then needs internet access) or `BaseModel.from_bucket(prefix)` (a save_pretrained
     directory under `prefix` of the training bucket, given to the job as the channel `base`; the
-    job then runs network-isolated)."""
+    job then runs network-isolated). Either way the job loads safetensors weights only."""
 
     hub_id: Optional[str] = None
     prefix: Optional[str] = None
+    #: The Hub commit (or tag) the job downloads.
+    revision: Optional[str] = None
 
     @classmethod
-    def from_hub(cls, model_id: str = "distilbert-base-uncased") -> "BaseModel":
+    def from_hub(cls, model_id: str = DEFAULT_BASE_MODEL, revision: Optional[str] = None) -> "BaseModel":
+        """`revision`: a commit sha (a branch moves). Default: `DEFAULT_BASE_REVISION` for the default
+        model; required for any other."""
         if not _HUB_ID.match(model_id):
             raise ValueError(f"base model {model_id!r} is not a Hugging Face model id: use 'name' or 'org/name'")
-        return cls(hub_id=model_id)
+        if revision is None:
+            if model_id != DEFAULT_BASE_MODEL:
+                raise ValueError(f"base model {model_id!r} needs a revision: pass the commit sha to fine-tune "
+                                 "(the model's 'Files and versions' page on the Hub lists them), so that every run "
+                                 "starts from the same weights")
+            revision = DEFAULT_BASE_REVISION
+        if not revision.strip():
+            raise ValueError("base model revision must not be empty: use a commit sha")
+        return cls(hub_id=model_id, revision=revision)
 
     @classmethod
     def from_bucket(cls, prefix: str = "base-model/") -> "BaseModel":
@@ -123,5 +139,10 @@ class BaseModel:
         """The job's `model_name_or_path`: the Hub id, or the `base` channel's folder."""
         return self.hub_id if self.hub_id is not None else "/opt/ml/input/data/base"
 
+    def hyperparameters(self) -> dict[str, str]:
+        """What the job is told of its base: `model_name_or_path`, and `model_revision` for a Hub model."""
+        revision = {"model_revision": self.revision} if self.revision is not None else {}
+        return {"model_name_or_path": self.hyperparameter(), **revision}
 
-__all__ = ["BaseModel", "CPU_TORCH_INDEX", "GPU_TORCH_INDEX", "TrainingImage", "is_gpu_instance_type", "packaged_training_dir"]
+
+__all__ = ["BaseModel", "CPU_TORCH_INDEX", "DEFAULT_BASE_MODEL", "DEFAULT_BASE_REVISION", "GPU_TORCH_INDEX", "TrainingImage", "is_gpu_instance_type", "packaged_training_dir"]

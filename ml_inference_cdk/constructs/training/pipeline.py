@@ -36,7 +36,7 @@ from .workflow import CHECKPOINT_DIR, TrainingWorkflow
 #: Hyperparameters train.py gets unless `hyperparameters` says otherwise.
 DEFAULT_HYPERPARAMETERS: Mapping[str, str] = {"epochs": "2", "learning_rate": "2e-5", "batch_size": "16", "max_length": "256"}
 #: Hyperparameters the construct sets itself (the job's layout): not accepted from users.
-_RESERVED = {"model_name_or_path", "output_dir", "model_dir", "output_data_dir", "train_file", "eval_file",
+_RESERVED = {"model_name_or_path", "model_revision", "output_dir", "model_dir", "output_data_dir", "train_file", "eval_file",
              "checkpoint_dir", "export_onnx", "dataset"}
 _HYPERPARAMETER = re.compile(r"^[a-z][a-z0-9_-]*$")
 #: The execution name of a data- or schedule-started run: its UTC hour ("run-2024-05-01T12").
@@ -115,7 +115,7 @@ class TrainingPipeline(Construct):
         :param hyperparameters: train.py options (`epochs`, `learning_rate`, ...; strings), over
             `DEFAULT_HYPERPARAMETERS`. The job's layout (paths, base model, checkpoints, ONNX
             export) is the construct's.
-        :param base_model: Default: `BaseModel.from_hub("distilbert-base-uncased")`.
+        :param base_model: Default: `BaseModel.from_hub()`, distilbert-base-uncased at `DEFAULT_BASE_REVISION`.
         :param prefixes: the bucket's layout. Default: `TrainingPrefixes()` (train/, eval/, ...).
         :param schedule: also train on this schedule (`events.Schedule.cron(...)`). Default: none.
         :param start_on_new_data: train when objects are created under `train/`. Default: True.
@@ -308,7 +308,7 @@ def _hyperparameters(user: Mapping[str, str], base_model: BaseModel, compute: Tr
         if not isinstance(value, str):
             raise ValueError(f"hyperparameter {key!r} must be a string (SageMaker passes them as text), got {value!r}")
     merged = {**DEFAULT_HYPERPARAMETERS, **{k.replace("-", "_"): v for k, v in user.items()}}
-    merged["model_name_or_path"] = base_model.hyperparameter()
+    merged.update(base_model.hyperparameters())
     merged["export_onnx"] = "true"
     if compute.uses_spot:
         merged["checkpoint_dir"] = CHECKPOINT_DIR
