@@ -15,9 +15,7 @@ TORCH_VERSION := $(shell sed -n 's/^torch==//p' inference/requirements.txt)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench image image-run image-test image-clean
-
-.PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench lock pin-base-image
+.PHONY: help setup synth synth-pipeline smoke test diff deploy destroy serve lint-templates checkov clean train-smoke train cost recommend cost-plot loadtest bench image image-run image-test image-clean lock pin-base-image
 
 help:
 	@echo "Set up and check (no AWS account needed):"
