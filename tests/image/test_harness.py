@@ -81,6 +81,21 @@ def test_only_what_the_dropped_distribution_alone_needs_goes():
     assert module.unused(dists, {"huggingface-hub"}) == ["filelock", "huggingface-hub", "pyyaml", "tqdm"]
 
 
+def test_with_a_hashed_lock_the_roots_come_from_the_requirements_file(tmp_path):
+    # pip install --no-deps -r LOCK marks every distribution REQUESTED: the markers say nothing then.
+    module = _drop_unused()
+    dists = {
+        "tokenizers": FakeDist(["huggingface-hub>=0.16"], requested=True),
+        "huggingface-hub": FakeDist(["hf-xet; platform_machine == 'x86_64'", "pyyaml"], requested=True),
+        "hf-xet": FakeDist([], requested=True), "pyyaml": FakeDist([], requested=True),
+    }
+    assert module.unused(dists, {"huggingface-hub"}) == ["huggingface-hub"]
+    (tmp_path / "requirements.txt").write_text("# the service\ntokenizers==0.23.3  # tokenizer.json\n-c constraints.txt\n")
+    roots = module.requirement_file_names(tmp_path / "requirements.txt")
+    assert roots == {"tokenizers"}
+    assert module.unused(dists, {"huggingface-hub"}, roots) == ["hf-xet", "huggingface-hub", "pyyaml"]
+
+
 def test_drop_unused_refuses_a_name_that_is_not_installed(tmp_path):
     (tmp_path / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
     with pytest.raises(SystemExit, match="not installed"):
