@@ -45,14 +45,19 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     return args, extra
 
 
-def locust_command(args: argparse.Namespace, extra: list[str]) -> list[str]:
+def locust_command(args: argparse.Namespace, extra: list[str], target=None) -> list[str]:
+    """The Locust command line; with `target` (a resolved --stack), its address instead of the stack."""
     prefix = str(Path(args.out) / "stats")
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
                "-u", str(args.users), "-r", str(args.spawn_rate), "-t", args.duration,
                "--csv", prefix, "--html", str(Path(args.out) / "report.html"), "--stop-timeout", "10"]
-    if args.host:
+    if target is not None:
+        command += ["--host", target.host]
+        if target.async_input_uri:
+            command += ["--async-input-uri", target.async_input_uri]
+    elif args.host:
         command += ["--host", args.host]
-    if args.stack:
+    elif args.stack:
         command += ["--stack", args.stack, "--stage", args.stage]
     if args.max_requests:
         command += ["--max-requests", str(args.max_requests)]
@@ -79,10 +84,11 @@ def format_summary(endpoints: dict) -> str:
     return "\n".join(lines)
 
 
-def check_target(args: argparse.Namespace, extra: list[str]) -> None:
-    """Resolve --stack before Locust starts, so a missing stack, region or credentials is one line."""
+def check_target(args: argparse.Namespace, extra: list[str]):
+    """--stack resolved before Locust starts (a loadtest.target.Target, or None with --host), so a
+    missing stack, region or credentials is one line, and Locust reads no stack again."""
     if args.host or not args.stack:
-        return
+        return None
     sys.path.insert(0, str(HERE.parent))
     from loadtest.target import resolve_target
 
@@ -90,8 +96,8 @@ def check_target(args: argparse.Namespace, extra: list[str]) -> None:
     known.add_argument("--aws-region", default=os.environ.get("LOADTEST_AWS_REGION", ""))
     known.add_argument("--stack-output", default=os.environ.get("LOADTEST_STACK_OUTPUT", "Url"))
     options, _ = known.parse_known_args(extra)
-    resolve_target(stack=args.stack, stage=args.stage, output_key=options.stack_output,
-                   region=options.aws_region or None)
+    return resolve_target(stack=args.stack, stage=args.stage, output_key=options.stack_output,
+                          region=options.aws_region or None)
 
 
 def clear_results(out: Path) -> None:
@@ -108,11 +114,11 @@ def main(argv=None) -> int:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     clear_results(Path(args.out))
     try:
-        check_target(args, extra)
+        target = check_target(args, extra)
     except TargetError as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
         return 2
-    command = locust_command(args, extra)
+    command = locust_command(args, extra, target)
     print("running:", " ".join(command[2:]), flush=True)
     code = subprocess.call(command)  # nosec B603  # an argument list, no shell: Locust and its options
     out = Path(args.out)

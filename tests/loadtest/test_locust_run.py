@@ -86,3 +86,16 @@ def test_without_a_region_the_runner_exits_2_with_one_line_and_no_earlier_result
         "loadtest: error: no AWS region: pass --aws-region (make loadtest LOADTEST_ARGS='--aws-region REGION'), "
         "or set AWS_DEFAULT_REGION (or a profile's region)"]
     assert result.stdout == "" and not list(tmp_path.iterdir())
+
+
+def test_a_resolved_stack_reaches_locust_as_its_address_not_the_stack_again(tmp_path):
+    from loadtest.run import locust_command, parse_args
+    from loadtest.target import Target
+
+    args, extra = parse_args(["--stack", "MlInference-SageMaker", "--stage", "staging", "--out", str(tmp_path)])
+    target = Target("https://runtime.sagemaker.us-east-1.amazonaws.com/endpoints/e", async_input_uri="s3://b/async-inputs/")
+    command = locust_command(args, extra, target)
+    assert command[command.index("--host") + 1] == target.host
+    assert command[command.index("--async-input-uri") + 1] == "s3://b/async-inputs/"
+    assert "--stack" not in command
+    assert "--stack" in locust_command(args, extra)  # unresolved: Locust reads the stack itself
